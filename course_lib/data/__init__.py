@@ -1,0 +1,1 @@
+"""Datasets of the course: procedural anime faces, real image folders, 2-D toys, digits, photos."""

@@ -1,0 +1,1 @@
+"""Measurements: Frechet distances in several feature spaces, mode coverage, memorisation."""

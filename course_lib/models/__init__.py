@@ -1,0 +1,1 @@
+"""One file per model family; each docstring cites its paper."""

@@ -1,0 +1,45 @@
+"""Writing files so that an interrupted write never leaves a half file behind.
+
+Everything course_lib saves (checkpoints, cached renders, cached statistics) goes through
+``atomic_save``: write to a temporary file in the same folder, then ``os.replace`` it over the
+target. A crash mid-write leaves the previous good file in place.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save ``obj`` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load with ``weights_only=True`` and a clear message when the file is missing or broken."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No file at {path}. Check the path (or train first to create it).")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for truncated / foreign files
+        raise ValueError(
+            f"Could not read {path} as a course_lib file ({type(err).__name__}: {err}). "
+            "It may be truncated or from another program; delete it and run again to recreate it."
+        ) from None

@@ -1,0 +1,123 @@
+"""The alternating loop: the right weights move, resume is exact, NaN stops cleanly."""
+import pytest
+import torch
+
+from course_lib.models import dcgan
+from course_lib.objectives import GANObjective
+from course_lib.training import (TensorBatches, Trainer, TrainingDiverged, ema_update, landmark_steps,
+                                 snapshot_callback)
+
+
+def make_trainer(seed=0, n=64, **kwargs):
+    torch.manual_seed(seed)
+    cfg = dcgan.DCGANConfig(image_size=16, g_width=8, d_width=8, z_dim=16)
+    G, D = dcgan.build(cfg)
+    opt_G, opt_D = dcgan.make_optimizers(G, D, cfg)
+    data = torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    return Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data, batch_size=8), z_dim=16,
+                   device="cpu", seed=seed, log_every=1, **kwargs)
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    return [not torch.equal(a, b) for a, b in zip(before, module.parameters())]
+
+
+def test_d_step_changes_only_d():
+    tr = make_trainer()
+    g0, d0 = params(tr.G), params(tr.D)
+    tr.d_step()
+    assert not any(changed(g0, tr.G)), "a D step must leave G's weights alone"
+    assert all(changed(d0, tr.D)), "every D parameter should move in a D step"
+    assert all(p.grad is None for p in tr.G.parameters()), "G is fixed: no gradient is even computed"
+
+
+def test_g_step_changes_only_g():
+    tr = make_trainer()
+    g0, d0 = params(tr.G), params(tr.D)
+    tr.g_step()
+    assert not any(changed(d0, tr.D)), "a G step must leave D's weights alone"
+    assert all(changed(g0, tr.G))
+    assert all(p.grad is None for p in tr.D.parameters())
+    assert all(p.requires_grad for p in tr.D.parameters()), "D is unfrozen again after the G step"
+
+
+def test_n_critic_and_logging():
+    tr = make_trainer(n_critic=3)
+    calls = []
+    orig = tr.d_step
+    tr.d_step = lambda: calls.append(1) or orig()
+    tr.fit(2, progress=False)
+    assert len(calls) == 6 and tr.step == 2
+    assert {"d_loss", "g_loss", "D(x)", "D(G(z))"} <= set(tr.history[-1])
+    assert 0 <= tr.history[-1]["D(x)"] <= 1
+
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
+    straight = make_trainer(ema_decay=0.9)
+    straight.fit(14, progress=False)
+
+    first = make_trainer(ema_decay=0.9)
+    first.fit(5, progress=False)  # 8 batches of 8 per epoch: the resume point is mid-epoch
+    first.save(tmp_path / "ckpt.pt")
+    resumed = make_trainer(seed=123, ema_decay=0.9)  # other init and seed: all must come from the file
+    resumed.load(tmp_path / "ckpt.pt")
+    resumed.fit(14, progress=False)
+
+    for net in ("G", "D", "G_ema"):
+        for a, b in zip(getattr(straight, net).state_dict().values(), getattr(resumed, net).state_dict().values()):
+            assert torch.equal(a, b), net
+    assert [h["d_loss"] for h in straight.history] == [h["d_loss"] for h in resumed.history]
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    tr = make_trainer(checkpoint_path=ckpt, checkpoint_every=2)
+    tr.fit(2, progress=False)
+    good = ckpt.read_bytes()
+    with torch.no_grad():
+        next(tr.D.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"d_loss became nan at step 2.*ckpt\.pt"):
+        tr.fit(4, progress=False)
+    assert ckpt.read_bytes() == good
+
+
+def test_snapshots_at_landmark_steps():
+    tr = make_trainer()
+    z = torch.randn(4, 16)
+    tr.callbacks.append(snapshot_callback(z, [1, 3]))
+    tr.fit(3, progress=False)
+    assert sorted(tr.snapshots) == [1, 3]
+    assert tr.snapshots[3].dtype == torch.uint8 and tr.snapshots[3].shape == (4, 3, 16, 16)
+
+
+def test_landmark_steps_scale_the_lecture_schedule():
+    assert landmark_steps(50_000) == [100, 1000, 2000, 5000, 20000, 50000]
+    assert landmark_steps(5000) == [10, 100, 200, 500, 2000, 5000]
+    assert landmark_steps(12)[-1] == 12 and all(s >= 1 for s in landmark_steps(12))
+
+
+def test_ema_update_math():
+    a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    before = a.weight.detach().clone()
+    ema_update(a, b, decay=0.75)
+    assert torch.allclose(a.weight, 0.75 * before + 0.25 * b.weight)
+
+
+def test_batches_cover_an_epoch_and_reject_tiny_sets():
+    data = torch.arange(10).float().view(10, 1)
+    batches = TensorBatches(data, batch_size=5)
+    g = torch.Generator().manual_seed(0)
+    seen = torch.cat([batches.next(g)[0] for _ in range(2)]).flatten()
+    assert sorted(seen.tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        TensorBatches(data, batch_size=11)
+
+
+def test_amp_path_runs_on_cpu_with_bf16():
+    tr = make_trainer(amp=True)
+    tr.fit(2, progress=False)
+    assert all(torch.isfinite(p).all() for p in tr.G.parameters())
