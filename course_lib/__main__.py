@@ -1,0 +1,134 @@
+"""Command line: train a registered model, or draw samples from a trained one.
+
+    python -m course_lib train dcgan --data anime --budget cpu --out runs/dcgan
+    python -m course_lib sample runs/dcgan --n 64 --seed 0 --out samples.pt
+    python -m course_lib list
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import evaluation, plotting, registry
+    from .runtime import describe, seed_everything
+    from .training import snapshot_callback
+
+    seed_everything(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    exp = registry.experiment(args.model, args.data, args.budget, seed=args.seed, steps=args.steps)
+    tr = exp.trainer
+    ckpt = out / "checkpoint.pt"
+    tr.checkpoint_path, tr.checkpoint_every = ckpt, max(1, exp.steps // 10)
+    print(describe().replace("budget: ", f"budget: {exp.budget} (asked) / "), file=sys.stderr)
+    print(f"data: {exp.data.source}", file=sys.stderr)
+    fixed = evaluation.fixed_inputs(exp, n=64)
+    tr.callbacks.append(snapshot_callback(fixed[0], exp.snapshot_steps, *fixed[1:]))
+    if args.resume and ckpt.is_file():
+        tr.load(ckpt)
+        print(f"resumed from {ckpt} at step {tr.step}", file=sys.stderr)
+    start_step, t0 = tr.step, time.perf_counter()
+    tr.fit(exp.steps, progress=not args.quiet, desc=f"{exp.model} on {exp.data.name}")
+    seconds = time.perf_counter() - t0
+    metrics = {
+        "model": exp.model, "data": exp.data.name, "data_source": exp.data.source, "budget": exp.budget,
+        "device": str(tr.device), "steps": tr.step, "seconds": round(seconds, 2),
+        "images_per_second": round((tr.step - start_step) * tr.data.batch_size * (tr.n_critic + 1) / max(seconds, 1e-9), 1),
+        "settings": exp.settings,
+    }
+    if exp.evaluate is not None:
+        metrics.update(exp.evaluate(exp, not args.quiet))
+    plotting.save_figure(plotting.timeline(tr.snapshots, title=f"{exp.model}: {exp.data.source}"), out / "timeline.png")
+    samples = tr.sample(*fixed)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    plotting.show_grid(samples, nrow=8, ax=ax, title=f"{exp.model} after {tr.step:,} updates")
+    plotting.save_figure(fig, out / "samples.png")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps({k: v for k, v in metrics.items() if k != "settings"}, indent=2))
+    print(f"wrote {ckpt}, {out / 'samples.png'}, {out / 'timeline.png'}, {out / 'metrics.json'}", file=sys.stderr)
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from . import registry
+    from .storage import safe_load
+
+    path = Path(args.run)
+    ckpt = path / "checkpoint.pt" if path.is_dir() else path
+    state = safe_load(ckpt)
+    settings = state.get("config") or {}
+    G = registry.generator_from_settings(settings)
+    G.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
+    G.eval()
+    z_dim = settings["model_config"]["z_dim"]
+    z = torch.randn(args.n, z_dim, generator=torch.Generator().manual_seed(args.seed))
+    extra = ()
+    if args.label is not None:
+        n_classes = settings["model_config"].get("n_classes", 0)
+        if not n_classes:
+            raise ValueError(f"--label given, but {settings.get('model')!r} is not a conditional model.")
+        if not 0 <= args.label < n_classes:
+            raise ValueError(f"--label must be in 0..{n_classes - 1}, got {args.label}.")
+        extra = (torch.full((args.n,), args.label, dtype=torch.long),)
+    with torch.no_grad():
+        samples = G(z, *extra).float().clamp(-1, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(samples, out)
+    print(f"wrote {tuple(samples.shape)} samples in [-1, 1] to {out}")
+    return 0
+
+
+def _list(_: argparse.Namespace) -> int:
+    from . import registry
+
+    for name, entry in sorted(registry.MODELS.items()):
+        print(f"{name:12s} data: {', '.join(entry.data):24s} ({entry.paper})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model; writes checkpoint.pt, samples.png, timeline.png, metrics.json")
+    t.add_argument("model")
+    t.add_argument("--data", required=True)
+    t.add_argument("--budget", default=None, help="smoke | cpu | gpu (default: COURSE_BUDGET, else gpu with CUDA, else cpu)")
+    t.add_argument("--out", required=True)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=None, help="override the budget's number of G updates")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=_train)
+    s = sub.add_parser("sample", help="write N samples of a trained model as a float tensor in [-1, 1]")
+    s.add_argument("run", help="a run folder (with checkpoint.pt) or a checkpoint file")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--label", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_sample)
+    sub.add_parser("list", help="the registered models").set_defaults(func=_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # user errors: a message, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""DCGAN (Radford et al. 2016) on anime faces, per budget.
+
+cpu: 32x32 faces and width 32 (about 1/10 of the 64x64 net's compute; roughly 0.06-0.1 s an update
+on 2 cores), 6,000 updates, an EMA of G (decay 0.999) for steadier samples. gpu: the paper's 64x64
+net, width 64, 50,000 updates (the lecture's timeline). Optimiser, batch and init: the paper's
+(Adam 2e-4, beta1 0.5, N(0, 0.02)); batch 64 as in HW6 and common ports (paper: 128).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+
+from .. import evaluation
+from ..models import dcgan
+from ..objectives import GANObjective
+from ..registry import Experiment, dataset
+from ..runtime import pick
+from ..training import TensorBatches, Trainer, landmark_steps
+
+
+def settings(budget_name: str) -> dict:
+    return pick(
+        smoke=dict(image_size=16, width=8, steps=12, batch_size=16, n_train=256, ema_decay=0.9),
+        cpu=dict(image_size=32, width=32, steps=6000, batch_size=64, n_train=10_000, ema_decay=0.999),
+        gpu=dict(image_size=64, width=64, steps=50_000, batch_size=64, n_train=30_000, ema_decay=0.999),
+        budget_name=budget_name,
+    )
+
+
+def setup(data_name: str, budget_name: str, seed: int, device=None, steps: int | None = None) -> Experiment:
+    s = settings(budget_name)
+    data = dataset(data_name, size=s["image_size"], n=s["n_train"], seed=seed)
+    cfg = dcgan.DCGANConfig(image_size=s["image_size"], g_width=s["width"], d_width=s["width"], batch_size=s["batch_size"])
+    torch.manual_seed(seed)  # layer initialisation
+    G, D = dcgan.build(cfg)
+    opt_G, opt_D = dcgan.make_optimizers(G, D, cfg)
+    n_steps = steps or s["steps"]
+    record = {"model": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
+              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source}
+    trainer = Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data.images, batch_size=cfg.batch_size),
+                      z_dim=cfg.z_dim, ema_decay=s["ema_decay"], device=device, seed=seed,
+                      log_every=pick(smoke=1, cpu=10, gpu=25, budget_name=budget_name), config=record)
+    return Experiment("dcgan", data, budget_name, trainer, n_steps, record, landmark_steps(n_steps),
+                      evaluate=evaluation.face_metrics)
+
+
+def build_generator(record: dict) -> dcgan.Generator:
+    return dcgan.Generator(dcgan.DCGANConfig(**record["model_config"]))
