@@ -16,14 +16,37 @@ import torch
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import evaluation, plotting, registry
-    from .runtime import describe, seed_everything
-    from .training import snapshot_callback
+    import importlib
+
+    from . import registry
+    from .runtime import parse_budget, seed_everything
 
     seed_everything(args.seed)
+    entry = registry.MODELS.get(args.model)
+    if entry is None:
+        raise ValueError(f"Unknown model {args.model!r}. Known models: {', '.join(sorted(registry.MODELS))}.")
+    data = args.data or entry.data[0]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    exp = registry.experiment(args.model, args.data, args.budget, seed=args.seed, steps=args.steps)
+    if entry.run is not None:  # models with their own schedule (ConSinGAN's stages, non-GAN nets)
+        run = getattr(importlib.import_module(entry.module), entry.run)
+        metrics = run(data, parse_budget(args.budget), args.seed, out, steps=args.steps,
+                             resume=args.resume, progress=not args.quiet)
+    else:
+        exp = registry.experiment(args.model, data, args.budget, seed=args.seed, steps=args.steps)
+        metrics = train_gan(exp, out, resume=args.resume, progress=not args.quiet)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    print(json.dumps({k: v for k, v in metrics.items() if k != "settings"}, indent=2, default=float))
+    print(f"wrote {', '.join(str(p) for p in sorted(out.iterdir()) if p.is_file())}", file=sys.stderr)
+    return 0
+
+
+def train_gan(exp, out: Path, resume: bool = False, progress: bool = True) -> dict:
+    """The generic run: train with snapshots and checkpoints, then write the figures and measure."""
+    from . import evaluation, plotting
+    from .runtime import describe
+    from .training import snapshot_callback
+
     tr = exp.trainer
     ckpt = out / "checkpoint.pt"
     tr.checkpoint_path, tr.checkpoint_every = ckpt, max(1, exp.steps // 10)
@@ -31,11 +54,11 @@ def _train(args: argparse.Namespace) -> int:
     print(f"data: {exp.data.source}", file=sys.stderr)
     fixed = evaluation.fixed_inputs(exp, n=64)
     tr.callbacks.append(snapshot_callback(fixed[0], exp.snapshot_steps, *fixed[1:]))
-    if args.resume and ckpt.is_file():
+    if resume and ckpt.is_file():
         tr.load(ckpt)
         print(f"resumed from {ckpt} at step {tr.step}", file=sys.stderr)
     start_step, t0 = tr.step, time.perf_counter()
-    tr.fit(exp.steps, progress=not args.quiet, desc=f"{exp.model} on {exp.data.name}")
+    tr.fit(exp.steps, progress=progress, desc=f"{exp.model} on {exp.data.name}")
     seconds = time.perf_counter() - t0
     metrics = {
         "model": exp.model, "data": exp.data.name, "data_source": exp.data.source, "budget": exp.budget,
@@ -44,18 +67,16 @@ def _train(args: argparse.Namespace) -> int:
         "settings": exp.settings,
     }
     if exp.evaluate is not None:
-        metrics.update(exp.evaluate(exp, not args.quiet))
-    plotting.save_figure(plotting.timeline(tr.snapshots, title=f"{exp.model}: {exp.data.source}"), out / "timeline.png")
-    samples = tr.sample(*fixed)
-    import matplotlib.pyplot as plt
+        metrics.update(exp.evaluate(exp, progress))
+    if exp.data.images.dim() == 4:  # image models: the timeline and a grid of samples
+        import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 6))
-    plotting.show_grid(samples, nrow=8, ax=ax, title=f"{exp.model} after {tr.step:,} updates")
-    plotting.save_figure(fig, out / "samples.png")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(json.dumps({k: v for k, v in metrics.items() if k != "settings"}, indent=2))
-    print(f"wrote {ckpt}, {out / 'samples.png'}, {out / 'timeline.png'}, {out / 'metrics.json'}", file=sys.stderr)
-    return 0
+        plotting.save_figure(plotting.timeline(tr.snapshots, title=f"{exp.model}: {exp.data.source}"), out / "timeline.png")
+        fig, ax = plt.subplots(figsize=(6, 6))
+        plotting.show_grid(tr.sample(*fixed), nrow=8, ax=ax, title=f"{exp.model} after {tr.step:,} updates")
+        plotting.save_figure(fig, out / "samples.png")
+        plt.close("all")
+    return metrics
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -66,6 +87,10 @@ def _sample(args: argparse.Namespace) -> int:
     ckpt = path / "checkpoint.pt" if path.is_dir() else path
     state = safe_load(ckpt)
     settings = state.get("config") or {}
+    recipe = registry.recipe_module(settings.get("model"))
+    if hasattr(recipe, "sample_from_checkpoint"):  # models whose sampling is not G(z[, label])
+        samples = recipe.sample_from_checkpoint(state, n=args.n, seed=args.seed, label=args.label)
+        return _write_samples(samples, Path(args.out))
     G = registry.generator_from_settings(settings)
     G.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
     G.eval()
@@ -80,11 +105,14 @@ def _sample(args: argparse.Namespace) -> int:
             raise ValueError(f"--label must be in 0..{n_classes - 1}, got {args.label}.")
         extra = (torch.full((args.n,), args.label, dtype=torch.long),)
     with torch.no_grad():
-        samples = G(z, *extra).float().clamp(-1, 1)
-    out = Path(args.out)
+        samples = G(z, *extra).float()
+    return _write_samples(samples, Path(args.out))
+
+
+def _write_samples(samples: torch.Tensor, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(samples, out)
-    print(f"wrote {tuple(samples.shape)} samples in [-1, 1] to {out}")
+    torch.save(samples.detach().cpu().float(), out)
+    print(f"wrote samples shaped {tuple(samples.shape)} to {out}")
     return 0
 
 
@@ -102,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model; writes checkpoint.pt, samples.png, timeline.png, metrics.json")
     t.add_argument("model")
-    t.add_argument("--data", required=True)
+    t.add_argument("--data", default=None, help="a dataset name (default: the model's first; see `list`)")
     t.add_argument("--budget", default=None, help="smoke | cpu | gpu (default: COURSE_BUDGET, else gpu with CUDA, else cpu)")
     t.add_argument("--out", required=True)
     t.add_argument("--seed", type=int, default=0)

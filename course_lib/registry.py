@@ -33,18 +33,40 @@ class Experiment:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    recipe: str  # module with setup(data, budget, seed, device, steps) and build_generator(settings)
-    data: tuple[str, ...]
+    module: str  # the recipe module; it defines build_generator(settings) for checkpoints
+    data: tuple[str, ...]  # dataset names it trains on; the first is the default
     paper: str
+    setup: str | None = "setup"  # (data, budget, seed, device, steps) -> Experiment, trained by the generic loop
+    run: str | None = None  # or (data, budget, seed, out, steps, resume, progress) -> metrics, for own schedules
 
 
 # name -> "module:function" returning a DataSet (keyword arguments chosen by the recipe)
 DATASETS: dict[str, str] = {
     "anime": "course_lib.data.anime_dataset:anime_data",
+    "ring8": "course_lib.data.toys:ring8",
+    "grid25": "course_lib.data.toys:grid25",
+    "mnist": "course_lib.data.digits:mnist",
+    "painterly": "course_lib.data.painterly:photo_painting_crops",
 }
 
+PHOTO_NAMES = ("china", "coffee", "chelsea", "rocket", "motorcycle_left", "astronaut", "flower",
+               "hubble_deep_field", "immunohistochemistry")
+
 MODELS: dict[str, ModelEntry] = {
+    "gan": ModelEntry("course_lib.recipes.gan2d", ("ring8", "grid25"), "Goodfellow et al. 2014"),
     "dcgan": ModelEntry("course_lib.recipes.dcgan", ("anime",), "Radford et al. 2016"),
+    "cgan": ModelEntry("course_lib.recipes.cgan", ("mnist", "anime"), "Mirza & Osindero 2014"),
+    "wgan": ModelEntry("course_lib.recipes.wgan", ("ring8", "grid25", "anime"), "Arjovsky et al. 2017",
+                       setup="setup_clip"),
+    "wgan-gp": ModelEntry("course_lib.recipes.wgan", ("ring8", "grid25", "anime"), "Gulrajani et al. 2017",
+                          setup="setup_gp"),
+    "siamese-hd": ModelEntry("course_lib.recipes.siamese_hd", ("painterly",), "Pasini 2019; Amodio & Krishnaswamy 2019",
+                             setup=None, run="run"),
+    "consingan": ModelEntry("course_lib.recipes.consingan", PHOTO_NAMES, "Hinz et al. 2021", setup=None, run="run"),
+    "fast-style": ModelEntry("course_lib.recipes.perceptual", ("photos",), "Johnson et al. 2016",
+                             setup=None, run="run_style"),
+    "perceptual-sr": ModelEntry("course_lib.recipes.perceptual", ("photos",), "Johnson et al. 2016",
+                                setup=None, run="run_sr"),
 }
 
 
@@ -67,13 +89,18 @@ def experiment(model: str, data: str, budget_name: str | None = None, seed: int 
     entry = MODELS[model]
     if data not in entry.data:
         raise ValueError(f"Model {model!r} trains on {', '.join(entry.data)}, not {data!r}.")
-    recipe = importlib.import_module(entry.recipe)
-    return recipe.setup(data, parse_budget(budget_name), seed, device=device, steps=steps)
+    if entry.setup is None:
+        raise ValueError(f"Model {model!r} has its own schedule: train it with `python -m course_lib train {model}`.")
+    setup = getattr(recipe_module(model), entry.setup)
+    return setup(data, parse_budget(budget_name), seed, device=device, steps=steps)
+
+
+def recipe_module(name: str | None):
+    if name not in MODELS:
+        raise ValueError(f"Model {name!r} is not a registered model ({', '.join(sorted(MODELS))}).")
+    return importlib.import_module(MODELS[name].module)
 
 
 def generator_from_settings(settings: dict) -> nn.Module:
     """Rebuild an (untrained) generator from the settings stored in a checkpoint."""
-    name = settings.get("model")
-    if name not in MODELS:
-        raise ValueError(f"This checkpoint's model {name!r} is not a registered model ({', '.join(sorted(MODELS))}).")
-    return importlib.import_module(MODELS[name].recipe).build_generator(settings)
+    return recipe_module(settings.get("model")).build_generator(settings)

@@ -1,0 +1,52 @@
+"""Building blocks several model families share.
+
+Each block is small and says where it comes from; a model file assembles them. Blocks used by one
+family only stay in that family's file.
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """'batch' | 'instance' | 'none'. Instance norm has learnable scale and shift (affine), as in
+    the style-transfer and CycleGAN generators; 'none' is for critics under a gradient penalty,
+    where a per-batch statistic would couple the samples the penalty treats independently."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"Unknown norm {kind!r}; use 'batch', 'instance' or 'none'.")
+
+
+class ConvNormAct(nn.Sequential):
+    """Reflection-padded conv -> norm -> activation (padding by reflection avoids dark borders)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, norm: str = "instance",
+                 act: nn.Module | None = None, reflect: bool = True) -> None:
+        pad = kernel // 2
+        layers: list[nn.Module] = []
+        if reflect and pad:
+            layers.append(nn.ReflectionPad2d(pad))
+        layers += [nn.Conv2d(cin, cout, kernel, stride, 0 if reflect else pad, bias=norm == "none"),
+                   norm_layer(norm, cout)]
+        if act is not None:
+            layers.append(act)
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """x + F(x) with F = conv-norm-ReLU-conv-norm, 3x3, same channels (He et al. 2016; the block of
+    Johnson et al. 2016's transform net and of CycleGAN's generator)."""
+
+    def __init__(self, channels: int, norm: str = "instance") -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvNormAct(channels, channels, 3, norm=norm, act=nn.ReLU(True)),
+            ConvNormAct(channels, channels, 3, norm=norm, act=None),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
