@@ -67,6 +67,20 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX), read from /proc/cpuinfo.
+
+    There, convolutions under bf16 autocast run about 1.6x faster than in float32; elsewhere bf16 is
+    emulated and slower, so the cpu budget uses it only where this says True (Linux; False elsewhere).
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same.
 

@@ -6,6 +6,7 @@ target. A crash mid-write leaves the previous good file in place.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -43,3 +44,32 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
             f"Could not read {path} as a course_lib file ({type(err).__name__}: {err}). "
             "It may be truncated or from another program; delete it and run again to recreate it."
         ) from None
+
+
+def cached_network(path: str | os.PathLike, build, train, settings: dict) -> tuple[torch.nn.Module, Any]:
+    """A trained evaluation network and its held-out score, from ``path`` or trained once and saved there.
+
+    ``build()`` makes an untrained network of the right shape; ``train()`` returns ``(network, score)``.
+    An unreadable or stale file (another layout) is retrained and overwritten, never a crash.
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            state = safe_load(path)
+            net = build()
+            net.load_state_dict(state["state"])
+            return net.eval(), state["accuracy"]
+        except (ValueError, KeyError, RuntimeError):
+            pass  # retrain below
+    net, score = train()
+    atomic_save({"state": net.state_dict(), "accuracy": score, "settings": settings}, path)
+    return net.eval(), score
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB blocks (weights files are hundreds of MB)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

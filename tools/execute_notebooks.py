@@ -50,6 +50,9 @@ def main() -> int:
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--budget", default=None, help="default: gpu with CUDA, else cpu")
     parser.add_argument("--timeout", type=int, default=3600, help="per cell, seconds")
+    parser.add_argument("--no-save", action="store_true", help="only time them (do not write the notebooks)")
+    parser.add_argument("--record", default="benchmarks/results/notebook_times.json",
+                        help="JSON file the wall times are merged into")
     args = parser.parse_args()
 
     import torch
@@ -73,6 +76,10 @@ def main() -> int:
                 for k, v in old.items():
                     os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
             seconds = time.perf_counter() - t0
+        record(args.record, path.stem, budget, device, seconds)
+        if args.no_save:
+            print(f"{path}: {seconds:.0f} s at budget {budget} on {device}")
+            continue
         for width in (900, 700, 500):
             shrink_notebook(nb, width)
             text = nbformat.writes(nb)
@@ -81,6 +88,21 @@ def main() -> int:
         path.write_text(text)
         print(f"{path}: {seconds:.0f} s at budget {budget} on {device}; {len(text.encode()) / 1e6:.2f} MB")
     return 0
+
+
+def record(file: str, name: str, budget: str, device: str, seconds: float) -> None:
+    """Merge one notebook's wall time into the results table (benchmarks/results/notebook_times.json)."""
+    import datetime
+    import json
+
+    path = Path(file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table.setdefault(name, {})[budget] = {
+        "seconds": round(seconds, 1), "device": device, "torch_threads": __import__("torch").get_num_threads(),
+        "date": datetime.date.today().isoformat(),
+    }
+    path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..data import anime
 from ..runtime import cache_dir, pick
-from ..storage import atomic_save, safe_load
+from ..storage import cached_network
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 
 # Seeds of the procedural-face sets. A GAN trains on GAN_TRAIN_SEED; every set used to measure it
@@ -146,18 +146,9 @@ def train_face_net(settings: FaceNetSettings, progress: bool = True) -> tuple[Fa
 def face_feature_net(size: int, budget_name: str | None = None, progress: bool = True) -> tuple[FaceFeatureNet, dict[str, float]]:
     """The cached feature network for this image size and budget (trained on first use)."""
     settings = settings_for(size, budget_name)
-    path = cache_dir("metrics") / f"{settings.cache_key()}.pt"
-    if path.is_file():
-        try:
-            state = safe_load(path)
-            net = FaceFeatureNet(settings.width)
-            net.load_state_dict(state["state"])
-            return net.eval(), dict(state["accuracy"])
-        except (ValueError, KeyError, RuntimeError):
-            pass  # unreadable or stale: retrain below and overwrite it
-    net, accuracy = train_face_net(settings, progress)
-    atomic_save({"state": net.state_dict(), "accuracy": accuracy, "settings": asdict(settings)}, path)
-    return net, accuracy
+    net, accuracy = cached_network(cache_dir("metrics") / f"{settings.cache_key()}.pt", lambda: FaceFeatureNet(settings.width),
+                                   lambda: train_face_net(settings, progress), asdict(settings))
+    return net, dict(accuracy)
 
 
 def gaussian_blur(images: Tensor, sigma: float = 1.0) -> Tensor:

@@ -172,14 +172,6 @@ def weights_path() -> Path:
     return path
 
 
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime) of files whose SHA-1 matched
 
 
@@ -190,7 +182,7 @@ def check_weights(path: str | Path | None = None) -> Path:
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key in _VERIFIED:
         return path
-    seen = _sha1(path)
+    seen = storage.file_digest(path, "sha1")
     if seen != WEIGHTS_SHA1:
         raise InceptionWeightsError(
             f"{path} is not the expected FID Inception weights file: its SHA-1 is {seen}, "

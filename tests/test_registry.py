@@ -1,0 +1,39 @@
+"""Names -> datasets and recipes; real anime faces are used when a real set was unpacked."""
+import pytest
+import torch
+from PIL import Image
+
+from course_lib import registry
+from course_lib.runtime import data_dir
+
+
+def test_anime_is_procedural_by_default_and_says_so():
+    ds = registry.dataset("anime", size=16, n=8, seed=0)
+    assert ds.procedural and "procedural anime faces" in ds.source
+    assert ds.images.shape == (8, 3, 16, 16) and set(ds.labels) >= {"hair_colour", "mouth"}
+
+
+def test_anime_uses_real_faces_when_present_and_says_so():
+    root = data_dir("anime_faces", "faces")
+    for i in range(3):
+        Image.new("RGB", (40, 40), (40 * i, 100, 200)).save(root / f"{i}.png")
+    ds = registry.dataset("anime", size=16, n=8, seed=0)
+    assert not ds.procedural and "real anime faces" in ds.source and ds.labels is None
+    assert ds.images.shape == (3, 3, 16, 16)
+    assert not registry.dataset("anime", size=16, n=8, allow_real=False).images.shape[0] == 3
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="Known datasets: .*anime"):
+        registry.dataset("imagenet")
+    with pytest.raises(ValueError, match="Known models: .*dcgan"):
+        registry.experiment("stylegan9", "anime")
+
+
+def test_dcgan_experiment_and_generator_rebuild():
+    exp = registry.experiment("dcgan", "anime", "smoke", seed=0, device="cpu")
+    assert exp.steps == 12 and exp.snapshot_steps[-1] == 12
+    G = registry.generator_from_settings(exp.settings)
+    assert sum(p.numel() for p in G.parameters()) == sum(p.numel() for p in exp.trainer.G.parameters())
+    with torch.no_grad():
+        assert G(torch.randn(2, 100)).shape == (2, 3, 16, 16)
