@@ -52,3 +52,62 @@ class GANObjective:
         fake_logits = D(G(ctx.noise(ctx.batch_size), *cond), *cond)
         loss = losses.gan_g_loss(fake_logits, saturating=self.saturating)
         return loss, {"g_loss": loss.detach()}
+
+
+@dataclass
+class WGANObjective:
+    """WGAN with weight clipping (Arjovsky, Chintala & Bottou 2017).
+
+    The critic C maximises E[C(x)] - E[C(G(z))], an estimate of the Wasserstein-1 distance as long
+    as C is Lipschitz; the paper enforces that crudely by clipping every weight of C to
+    [-clip, clip] after each update (``after_d_step``). G minimises -E[C(G(z))].
+    Optimiser (RMSprop 5e-5) and the critic schedule (5 steps, 100 at the start and every 500th
+    step) are set up by the recipe. Logged: the losses and ``wasserstein``, E[C(x)] - E[C(G(z))].
+    """
+
+    clip: float = 0.01  # paper: 0.01
+
+    def d_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
+        real = batch[0]
+        with torch.no_grad():
+            fake = G(ctx.noise(len(real)))
+        real_scores, fake_scores = D(real), D(fake)
+        loss = losses.wgan_d_loss(real_scores, fake_scores)
+        return loss, {"d_loss": loss.detach(), "wasserstein": -loss.detach()}
+
+    @torch.no_grad()
+    def after_d_step(self, D: nn.Module) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.clip, self.clip)
+
+    def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple | None, ctx: StepContext):
+        loss = losses.wgan_g_loss(D(G(ctx.noise(ctx.batch_size))))
+        return loss, {"g_loss": loss.detach()}
+
+
+@dataclass
+class WGANGPObjective:
+    """WGAN-GP (Gulrajani et al. 2017): the critic's Lipschitz constraint as a gradient penalty.
+
+    C minimises E[C(G(z))] - E[C(x)] + lambda * E[(||grad C(x_hat)||_2 - 1)^2], the penalty taken at
+    x_hat = eps * x + (1 - eps) * G(z), eps ~ U(0, 1) per sample (``losses.gradient_penalty``, with the
+    run's generator for eps and the AMP scaler). G minimises -E[C(G(z))]. The critic must not use
+    batch norm (the penalty treats samples independently). Logged: the losses, ``wasserstein``
+    (E[C(x)] - E[C(G(z))], the critic's estimate of the distance) and ``gp`` (the penalty, unweighted).
+    """
+
+    gp_weight: float = 10.0  # paper: lambda = 10
+
+    def d_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
+        real = batch[0]
+        with torch.no_grad():
+            fake = G(ctx.noise(len(real)))
+        real_scores, fake_scores = D(real), D(fake)
+        wasserstein_loss = losses.wgan_d_loss(real_scores, fake_scores)
+        gp = losses.gradient_penalty(D, real, fake, generator=ctx.generator, scaler=ctx.scaler)
+        loss = wasserstein_loss + self.gp_weight * gp
+        return loss, {"d_loss": loss.detach(), "wasserstein": -wasserstein_loss.detach(), "gp": gp.detach()}
+
+    def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple | None, ctx: StepContext):
+        loss = losses.wgan_g_loss(D(G(ctx.noise(ctx.batch_size))))
+        return loss, {"g_loss": loss.detach()}

@@ -182,6 +182,9 @@ class Trainer:
     data: Any
     z_dim: int | tuple[int, ...] = 100
     n_critic: int = 1
+    # D updates for the step about to run, overriding n_critic (WGAN: 100 at the start and every
+    # 500th step). A function of the step only, so a resumed run follows the same schedule.
+    critic_schedule: Callable[[int], int] | None = None
     ema_decay: float | None = None
     device: torch.device | str | None = None
     amp: bool | None = None
@@ -273,12 +276,19 @@ class Trainer:
         set_requires_grad(self.D, True)
         return stats
 
+    def critic_steps(self, step: int) -> int:
+        """D updates before G update number ``step + 1``: ``critic_schedule(step)`` if set, else n_critic."""
+        n = self.n_critic if self.critic_schedule is None else self.critic_schedule(step)
+        if int(n) < 1:
+            raise ValueError(f"The critic schedule asked for {n} D updates at step {step}; it must be at least 1.")
+        return int(n)
+
     def train_step(self) -> dict[str, float]:
         """n_critic D updates then one G update; EMA, logging, callbacks, checkpoints."""
         self.G.train()
         self.D.train()
         stats: dict[str, Tensor] = {}
-        for _ in range(self.n_critic):
+        for _ in range(self.critic_steps(self.step)):
             stats.update(self.d_step())
         stats.update(self.g_step())
         self.step += 1

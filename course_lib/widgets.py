@@ -105,3 +105,100 @@ class AlternatingStepper:
         from IPython.display import display
 
         display(self.box)
+
+
+class ClassPicker:
+    """Pick a class; the grid shows a conditional G's samples for it, from the same fixed noise.
+
+    Each cell of the grid keeps its noise vector z when the class changes, so the class alone
+    changes the picture (what stays, e.g. stroke thickness or slant, is what z encodes).
+    ``G`` is called as ``G(z, y)`` with y the chosen class for every z, in eval mode, without gradients.
+    """
+
+    def __init__(self, G, fixed_z: Tensor, class_names, nrow: int = 8, scale: int = 3, value: int = 0) -> None:
+        w = _ipywidgets()
+        self.class_names = [str(c) for c in class_names]
+        if not 0 <= value < len(self.class_names):
+            raise ValueError(f"value must be a class index in 0..{len(self.class_names) - 1}, got {value}.")
+        self.G, self.fixed_z, self.nrow, self.scale = G, fixed_z, nrow, scale
+        self.samples: Tensor | None = None  # the images on show, (N, C, H, W) on the CPU
+        self.picker = w.ToggleButtons(options=[(name, k) for k, name in enumerate(self.class_names)], value=value,
+                                      description="class")
+        self.image = w.Image(format="png")
+        self.picker.observe(lambda change: self.show(change["new"]), names="value")
+        self.show(value)
+        self.box = w.VBox([self.picker, self.image])
+
+    @torch.no_grad()
+    def show(self, k: int) -> None:
+        params = list(self.G.parameters())
+        device = params[0].device if params else torch.device("cpu")
+        was = self.G.training
+        self.G.eval()
+        y = torch.full((len(self.fixed_z),), int(k), dtype=torch.long, device=device)
+        self.samples = self.G(self.fixed_z.to(device), y).float().cpu()
+        self.G.train(was)
+        self.image.value = png_bytes(self.samples, self.nrow, self.scale)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)
+
+
+class StageNoiseExplorer:
+    """ConSinGAN: pick the stage from which new noise is drawn; the stages below keep fixed inputs.
+
+    With new noise from stage 0 every sample has its own layout; from the last stage on, only fine
+    texture changes. "keep" chooses what the lower stages hold: the photo's own reconstruction
+    inputs, or one fixed random sample's. The label gives the diversity of the samples on show
+    (per-pixel std over them / the photo's std). ``trainer`` is a ``ConSinGANTrainer``.
+    """
+
+    def __init__(self, trainer, n: int = 8, nrow: int = 4, scale: int = 3, seed: int = 0) -> None:
+        from .metrics.single_image import diversity
+
+        w = _ipywidgets()
+        self.trainer, self.n, self.nrow, self.scale, self.seed = trainer, n, nrow, scale, seed
+        self._diversity = diversity
+        k = trainer.G.n_stages
+        self.stage = w.IntSlider(value=0, min=0, max=k - 1, description="new noise from stage",
+                                 style={"description_width": "initial"}, layout=w.Layout(width="420px"))
+        self.keep = w.ToggleButtons(options=[("the photo's layout", "photo"), ("one random sample", "sample")],
+                                    value="photo", description="below it keep")
+        self.redraw = w.Button(description="new draw")
+        self.image = w.Image(format="png")
+        self.label = w.HTML()
+        self.samples: Tensor | None = None
+        self.diversity = float("nan")
+        self.stage.observe(lambda _: self.show(), names="value")
+        self.keep.observe(lambda _: self.show(), names="value")
+        self.redraw.on_click(lambda _: self.new_draw())
+        self.show()
+        self.box = w.VBox([w.HBox([self.stage, self.redraw]), self.keep, self.image, self.label])
+
+    def base(self):
+        """The inputs of the stages below the chosen one: the photo's or one random sample's."""
+        tr = self.trainer
+        if self.keep.value == "photo":
+            return tr.fixed_noise
+        g = torch.Generator().manual_seed(10_000 + self.seed)
+        return tr.G.draw_noise(tr.sizes[: tr.G.n_stages], 1, g, tr.device)
+
+    def new_draw(self) -> None:
+        self.seed += 1
+        self.show()
+
+    def show(self) -> None:
+        tr, s = self.trainer, int(self.stage.value)
+        self.samples = tr.sample(self.n, seed=self.seed, from_stage=s, base=self.base())
+        self.diversity = self._diversity(self.samples, tr.real) if self.n > 1 else 0.0
+        self.image.value = png_bytes(self.samples, self.nrow, self.scale)
+        h, w = tr.sizes[s]
+        self.label.value = (f"new noise from stage {s} ({h}x{w} px) on; diversity of these samples "
+                            f"{self.diversity:.3f}")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)

@@ -1,0 +1,151 @@
+"""WGAN (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2017) on the 2-D toys and anime faces.
+
+Paper settings, used at every budget:
+  * WGAN (``setup_clip``): RMSprop 5e-5, critic weights clipped to [-0.01, 0.01], 5 critic steps
+    per G step, and 100 critic steps for the first 25 G steps and every 500th G step
+    (``WGANSchedule``); batch 64 on faces.
+  * WGAN-GP (``setup_gp``): lambda 10 at random interpolates, 5 critic steps, Adam 1e-4 with
+    betas (0, 0.9) on faces; no batch norm in the critic (``DCGANConfig(d_norm="none")``).
+Toys: the WGAN-GP authors' toy MLPs (3 x 512 ReLU, 2-D noise, batch 256), 128 wide at cpu and 32 at
+smoke, as for the original GAN (``recipes.gan2d``); optimiser in ``TOY_GP`` (where it departs from
+their toy script, and why).
+Faces: the DCGAN generator and critic, 64x64 and width 64 at gpu; at cpu 32x32, G width 32 as in
+the DCGAN lecture and a critic of width 16: the penalty's double backward through the critic makes
+each critic step about 3x a DCGAN D step, and 5 of them per G step at width 32 cost ~0.35 s an update
+on 2 cores; at width 16 about 0.2 s, so 1,500 updates fit a lecture. An EMA of G (decay 0.999) gives
+steadier samples.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .. import evaluation
+from ..models import dcgan, mlp
+from ..objectives import WGANGPObjective, WGANObjective
+from ..registry import Experiment, dataset
+from ..runtime import pick
+from ..training import TensorBatches, Trainer, landmark_steps
+from . import gan2d
+
+
+@dataclass(frozen=True)
+class WGANSchedule:
+    """Critic steps before each G step: ``long`` for the first ``warmup`` G steps and every ``every``-th
+    G step, else ``n_critic`` (WGAN paper, Algorithm 1 and its code: keeps the critic near its optimum
+    at the start, when G changes fastest, and now and then later)."""
+
+    n_critic: int = 5
+    long: int = 100
+    warmup: int = 25
+    every: int = 500
+
+    def __call__(self, step: int) -> int:
+        return self.long if step < self.warmup or step % self.every == 0 else self.n_critic
+
+
+def linear_lr_decay(total: int, *optimizers: torch.optim.Optimizer):
+    """A callback: after each step, every optimiser's lr = its initial lr * (1 - step / total).
+
+    The WGAN-GP authors' CIFAR-10 ResNet script decays the learning rate linearly to 0 this way; on
+    the toys it lets G's samples settle onto the modes at the end of a short run. A function of the
+    step only, so a resumed run gets the same rates.
+    """
+    base = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
+
+    def decay(tr: Trainer) -> None:
+        frac = max(0.0, 1.0 - tr.step / total)
+        for opt, lrs in zip(optimizers, base):
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr * frac
+
+    return decay
+
+
+def toy_settings(budget_name: str) -> dict:
+    """The original GAN's networks and data (``gan2d.settings``) with WGAN-GP's optimiser for the toys."""
+    s = gan2d.settings(budget_name)
+    s["steps"] = pick(smoke=60, cpu=2500, gpu=10_000, budget_name=budget_name)  # 5 critic steps each
+    s.update(TOY_GP)
+    return s
+
+
+# WGAN-GP on the toys. The authors' toy script: Adam 1e-4, betas (0.5, 0.9), lambda 0.1, 100,000 updates.
+# A cpu lecture has 2,500: lr 2e-4 with a linear decay to 0 (as their CIFAR-10 ResNet script does)
+# lets the samples settle on the modes by the end; lambda stays the paper's 10.
+TOY_GP = dict(lr=2e-4, betas=(0.5, 0.9), gp_weight=10.0, lr_decay=True)
+
+
+def face_settings(budget_name: str) -> dict:
+    return pick(
+        smoke=dict(image_size=16, width=8, d_width=8, steps=6, batch_size=16, n_train=256, ema_decay=0.9),
+        cpu=dict(image_size=32, width=32, d_width=16, steps=1500, batch_size=64, n_train=10_000, ema_decay=0.999),
+        gpu=dict(image_size=64, width=64, d_width=64, steps=20_000, batch_size=64, n_train=30_000, ema_decay=0.999),
+        budget_name=budget_name,
+    )
+
+
+def schedule_for(budget_name: str, clip: bool) -> WGANSchedule | None:
+    """The paper's schedule for WGAN; smoke keeps its shape with fewer long steps. None for WGAN-GP."""
+    if not clip:
+        return None
+    return pick(smoke=WGANSchedule(long=10, warmup=2, every=50), cpu=WGANSchedule(), gpu=WGANSchedule(),
+                budget_name=budget_name)
+
+
+def _setup(model: str, data_name: str, budget_name: str, seed: int, device, steps: int | None) -> Experiment:
+    clip = model == "wgan"
+    toy = data_name in gan2d.TOY_DATA
+    s = toy_settings(budget_name) if toy else face_settings(budget_name)
+    objective = WGANObjective(clip=0.01) if clip else WGANGPObjective(gp_weight=s.get("gp_weight", 10.0))
+    schedule = schedule_for(budget_name, clip)
+    lr_decay = toy and not clip and s["lr_decay"]
+    extra = {"objective": asdict(objective), "critic_schedule": asdict(schedule) if schedule else None,
+             "lr_decay": lr_decay}
+    trainer_kwargs = {"n_critic": 5, "critic_schedule": schedule}
+
+    def optimizers(G, D, lr, betas):
+        if clip:  # the paper: momentum-based optimisers (Adam) made the clipped critic unstable
+            return torch.optim.RMSprop(G.parameters(), lr=5e-5), torch.optim.RMSprop(D.parameters(), lr=5e-5)
+        return torch.optim.Adam(G.parameters(), lr=lr, betas=betas), torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+
+    if toy:
+        n_steps = steps or s["steps"]
+        cfg = mlp.MLPConfig(hidden=s["hidden"], batch_size=s["batch_size"], lr=s["lr"], betas=s["betas"])
+        exp = gan2d.toy_experiment(model, data_name, budget_name, seed, device, n_steps, s["n_train"], cfg,
+                                   objective, lambda G, D: optimizers(G, D, cfg.lr, cfg.betas), extra, **trainer_kwargs)
+        if lr_decay:
+            exp.trainer.callbacks.insert(0, linear_lr_decay(n_steps, exp.trainer.opt_G, exp.trainer.opt_D))
+        return exp
+    if data_name != "anime":
+        raise ValueError(f"{model} trains on ring8, grid25 or anime, not {data_name!r}.")
+    data = dataset(data_name, size=s["image_size"], n=s["n_train"], seed=seed)
+    cfg = dcgan.DCGANConfig(image_size=s["image_size"], g_width=s["width"], d_width=s["d_width"],
+                            batch_size=s["batch_size"], lr=1e-4, betas=(0.0, 0.9),
+                            d_norm="batch" if clip else "none")  # WGAN's code keeps DCGAN's BN; GP must not
+    torch.manual_seed(seed)  # layer initialisation
+    G, D = dcgan.build(cfg)
+    opt_G, opt_D = optimizers(G, D, cfg.lr, cfg.betas)
+    n_steps = steps or s["steps"]
+    record = {"model": model, "arch": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
+              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source, **extra}
+    trainer = Trainer(G, D, objective, opt_G, opt_D, TensorBatches(data.images, batch_size=cfg.batch_size),
+                      z_dim=cfg.z_dim, ema_decay=s["ema_decay"], device=device, seed=seed, config=record,
+                      log_every=pick(smoke=1, cpu=10, gpu=25, budget_name=budget_name), **trainer_kwargs)
+    return Experiment(model, data, budget_name, trainer, n_steps, record, landmark_steps(n_steps),
+                      evaluate=evaluation.face_metrics)
+
+
+def setup_clip(data_name: str, budget_name: str, seed: int, device=None, steps: int | None = None) -> Experiment:
+    return _setup("wgan", data_name, budget_name, seed, device, steps)
+
+
+def setup_gp(data_name: str, budget_name: str, seed: int, device=None, steps: int | None = None) -> Experiment:
+    return _setup("wgan-gp", data_name, budget_name, seed, device, steps)
+
+
+def build_generator(record: dict) -> torch.nn.Module:
+    if record.get("arch") == "mlp":
+        return mlp.Generator(mlp.MLPConfig(**record["model_config"]))
+    return dcgan.Generator(dcgan.DCGANConfig(**record["model_config"]))
