@@ -1,0 +1,273 @@
+"""Lecture 12's run: a patch generator trained through the Combo model against a Siamese D.
+
+    python -m course_lib train siamese-hd --budget cpu --out runs/siamese-hd
+    python -m course_lib sample runs/siamese-hd --out astronaut.pt   # the held-out photo, translated
+
+``run`` trains two models on the same unpaired crops (``course_lib.data.painterly``) with the same
+losses and the shared ``Trainer``:
+
+* **Combo** (the method): G translates the four S x S quarters of a 2S x 2S photo crop independently,
+  D judges the reassembled 2S x 2S image against 2S x 2S painting crops;
+* **naive** (the baseline): G trained directly on S x S crops, D judging S x S crops;
+
+then translates the held-out photo tile by tile with each (``translate_full``), and with the Combo's
+G applied to the whole image at once, and measures seams (``seam_score``) and style distance to the
+photo's painterly version (``StyleMeter``). Per budget: smoke S = 8 (every path in seconds), cpu
+S = 32 on photos downscaled x2, gpu S = 64 (the article's tile) on photos downscaled x2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .. import losses
+from ..data.painterly import PaintingDomains
+from ..models import siamese_hd as shd
+from ..registry import dataset
+from ..runtime import get_device, pick
+from ..storage import safe_load
+from ..training import StepContext, Trainer
+
+
+def settings(budget_name: str) -> dict:
+    """Everything a run depends on, per budget (the notebook and the command line share it)."""
+    return pick(
+        smoke=dict(tile=8, factor=2.0, max_side=256, g_width=4, g_blocks=1, d_width=4, lenvec=16, batch_size=4,
+                   steps=6, naive_steps=6, log_every=1),
+        cpu=dict(tile=32, factor=2.0, g_width=16, g_blocks=1, d_width=16, lenvec=128, batch_size=8,
+                 steps=1200, naive_steps=1200, log_every=10),
+        gpu=dict(tile=64, factor=2.0, g_width=32, g_blocks=3, d_width=32, lenvec=128, batch_size=16,
+                 steps=10_000, naive_steps=10_000, log_every=25),
+        budget_name=budget_name,
+    )
+
+
+def model_config(s: dict) -> shd.SiameseHDConfig:
+    return shd.SiameseHDConfig(tile=s["tile"], g_width=s["g_width"], g_blocks=s["g_blocks"],
+                               d_width=s["d_width"], lenvec=s["lenvec"], batch_size=s["batch_size"],
+                               padding=s.get("padding", "zeros"))
+
+
+@dataclass
+class SiameseObjective:
+    """Pasini's losses for ``Trainer`` (batches are (A crops, B crops)); formulas in ``course_lib.losses``.
+
+    D: D1 + D2 + w (D3 + mse + pair margin);  G: G1 + w (G2 + mse), w = ``travel_weight``, with
+    D1 = ||D(B)||^2, D2 = max(0, margin - ||D(AB)||)^2, D3 = G2 = 1 - cos of the transformation vectors,
+    G1 = ||D(AB)||^2; mse and the pair margin are borrowed from TraVeLGAN / MelGAN-VC.
+    ``combo=False`` is the naive baseline: AB = G(A) on single S x S crops.
+    """
+
+    margin: float = 2.0  # borrowed from MelGAN-VC
+    travel_weight: float = 10.0
+    combo: bool = True
+    g_uses_batch = True  # the G step needs photos to translate
+
+    def translate(self, G: nn.Module, a: Tensor) -> Tensor:
+        return shd.combo(G, a) if self.combo else G(a)
+
+    def d_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
+        a, b = batch  # (B, 3, 2S, 2S) each (S x S for the naive model)
+        with torch.no_grad():  # G is fixed in this step
+            ab = self.translate(G, a)
+        v_a, v_ab, v_b = D(torch.cat([a, ab, b])).chunk(3)  # one pass: D has no batch statistics
+        d1 = losses.squared_norm_loss(v_b)
+        d2 = losses.margin_loss(v_ab, self.margin)
+        d3 = losses.travel_cosine_loss(v_a, v_ab)
+        mse = losses.travel_mse_loss(v_a, v_ab)
+        pair = losses.travel_pair_margin_loss(v_a, self.margin)
+        loss = d1 + d2 + self.travel_weight * (d3 + mse + pair)
+        return loss, {"d_loss": loss.detach(), "D1_real": d1.detach(), "D2_fake_margin": d2.detach(),
+                      "D3_travel_cos": d3.detach(), "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
+
+    def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
+        a, _ = batch
+        ab = self.translate(G, a)
+        v_a, v_ab = D(torch.cat([a, ab])).chunk(2)
+        g1 = losses.squared_norm_loss(v_ab)
+        g2 = losses.travel_cosine_loss(v_a, v_ab)
+        mse = losses.travel_mse_loss(v_a, v_ab)
+        loss = g1 + self.travel_weight * (g2 + mse)
+        return loss, {"g_loss": loss.detach(), "G1_pull": g1.detach(), "G2_travel_cos": g2.detach(),
+                      "G_travel_mse": mse.detach()}
+
+
+class _HalfCrops:
+    """The naive baseline's data: one random S x S quarter of each 2S x 2S crop (same scale)."""
+
+    def __init__(self, batches) -> None:
+        self.batches = batches
+
+    def next(self, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        a, b = self.batches.next(generator)
+        s = a.shape[-1] // 2
+        top, left = (int(v) for v in torch.randint(0, s + 1, (2,), generator=generator))
+        return a[..., top:top + s, left:left + s], b[..., top:top + s, left:left + s]
+
+
+def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, naive: bool = False,
+                 record: dict | None = None) -> Trainer:
+    """A ready Trainer for the Combo model (default) or the naive baseline, on ``data``'s crops."""
+    cfg = model_config(s)
+    torch.manual_seed(seed)  # layer initialisation
+    G, D = shd.build(cfg, naive=naive)
+    opt_G, opt_D = shd.make_optimizers(G, D, cfg)
+    batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False))
+    objective = SiameseObjective(margin=cfg.margin, travel_weight=cfg.travel_weight, combo=not naive)
+    return Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
+                   n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
+                   log_every=s["log_every"], config=record or {})
+
+
+def load_data(s: dict, seed: int = 0) -> PaintingDomains:
+    return dataset("painterly", crop=2 * s["tile"], factor=s["factor"], seed=seed, max_side=s.get("max_side"))
+
+
+# --- Evaluation ------------------------------------------------------------------------------------
+def translations(G_combo: nn.Module, G_naive: nn.Module | None, photo: Tensor, tile: int) -> dict[str, Tensor]:
+    """The held-out photo translated every way the lecture compares (all the input's size)."""
+    out = {"combo (tiles)": shd.translate_full(G_combo, photo, tile),
+           "combo (whole image)": shd.translate_whole(G_combo, photo)}
+    if G_naive is not None:
+        out["naive (tiles)"] = shd.translate_full(G_naive, photo, tile)
+    return out
+
+
+def _key(name: str) -> str:
+    """'combo (tiles)' -> 'combo', 'combo (whole image)' -> 'combo_whole' (metric names)."""
+    return name.split()[0] + ("_whole" if "whole" in name else "")
+
+
+def evaluate(G_combo: nn.Module, G_naive: nn.Module | None, data: PaintingDomains, tile: int) -> dict:
+    """Seam scores, style and aligned feature distances to painterly(held-out photo), share closed."""
+    from ..metrics.translation import StyleMeter, seam_score
+
+    G_combo.eval()
+    if G_naive is not None:
+        G_naive.eval()
+    outs = translations(G_combo, G_naive, data.heldout, tile)
+    m = {"seam_photo": seam_score(data.heldout, tile)}
+    for name, y in outs.items():
+        m[f"seam_{_key(name)}"] = seam_score(y, tile)
+    if data.heldout_painting is None:  # real paintings: no ground truth to measure style against
+        return {k: round(float(v), 4) for k, v in m.items()}
+    meter = StyleMeter(data.heldout_painting)
+    m["style_photo"] = photo_style = meter.style_distance(data.heldout)
+    m["feature_photo"] = meter.feature_distance(data.heldout)
+    for name, y in outs.items():
+        key = _key(name)
+        m[f"style_{key}"] = meter.style_distance(y)
+        m[f"feature_{key}"] = meter.feature_distance(y)
+        m[f"style_closed_{key}"] = 1.0 - m[f"style_{key}"] / photo_style
+    return {k: round(float(v), 4) for k, v in m.items()}
+
+
+# --- The command-line run --------------------------------------------------------------------------
+def _record(s: dict, budget_name: str, seed: int, steps: int, source: str) -> dict:
+    return {"model": "siamese-hd", "model_config": asdict(model_config(s)), "data": "painterly",
+            "budget": budget_name, "seed": seed, "steps": steps, "settings": s, "data_source": source}
+
+
+def _train(tr: Trainer, steps: int, ckpt: Path, resume: bool, progress: bool, desc: str) -> float:
+    tr.checkpoint_path, tr.checkpoint_every = ckpt, max(10, steps // 10)
+    if resume and ckpt.is_file():
+        tr.load(ckpt)
+        print(f"resumed {desc} from {ckpt} at step {tr.step}", file=sys.stderr)
+    t0 = time.perf_counter()
+    tr.fit(steps, progress=progress, desc=desc)
+    return time.perf_counter() - t0
+
+
+def run(data: str, budget: str, seed: int, out, steps: int | None = None, resume: bool = False,
+        progress: bool = True) -> dict:
+    """Train Combo and naive, translate the held-out photo, measure; write figures and checkpoints."""
+    from .. import plotting
+
+    if data != "painterly":
+        raise ValueError(f"siamese-hd trains on the 'painterly' domains, not {data!r}.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = settings(budget)
+    n_steps, n_naive = steps or s["steps"], steps or s["naive_steps"]
+    domains = load_data(s, seed)
+    print(f"data: {domains.source}", file=sys.stderr)
+    record = _record(s, budget, seed, n_steps, domains.source)
+    combo_tr = make_trainer(domains, s, seed, record=record)
+    naive_tr = make_trainer(domains, s, seed, naive=True, record={**record, "model": "siamese-hd-naive", "steps": n_naive})
+    t_combo = _train(combo_tr, n_steps, out / "checkpoint.pt", resume, progress, "siamese-hd Combo")
+    t_naive = _train(naive_tr, n_naive, out / "naive.pt", resume, progress, "siamese-hd naive")
+    metrics = {"model": "siamese-hd", "data": data, "data_source": domains.source, "budget": budget,
+               "device": str(combo_tr.device), "steps": combo_tr.step, "naive_steps": naive_tr.step,
+               "seconds_combo": round(t_combo, 1), "seconds_naive": round(t_naive, 1), "settings": record}
+    metrics.update(evaluate(combo_tr.G, naive_tr.G, domains, s["tile"]))
+    import matplotlib.pyplot as plt
+
+    outs = translations(combo_tr.G, naive_tr.G, domains.heldout, s["tile"])
+    panels = {"held-out photo": domains.heldout, **outs}
+    if domains.heldout_painting is not None:
+        panels["painterly (ground truth)"] = domains.heldout_painting
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for ax, (name, img) in zip(axes, panels.items()):
+        key = _key(name)
+        extra = "".join(f"\n{what} {metrics[f'{what}_{key}']:.2f}" for what in ("seam", "style") if f"{what}_{key}" in metrics)
+        plotting.show_grid(img.unsqueeze(0), ax=ax, title=name + extra)
+    plotting.save_figure(fig, out / "comparison.png")
+    plotting.save_figure(loss_terms_figure(combo_tr.history), out / "losses.png")
+    plt.close("all")
+    return metrics
+
+
+def loss_terms_figure(history: list[dict], smooth: int = 10):
+    """The three D terms and the two G terms (plus the borrowed ones) over training."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import moving_average
+
+    steps = [h["step"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.6))
+    for key in ("D1_real", "D2_fake_margin", "D3_travel_cos", "D_travel_mse", "D_pair_margin"):
+        ax1.plot(steps, moving_average([h[key] for h in history], smooth), label=key,
+                 linestyle="-" if key[1].isdigit() else ":")
+    for key in ("G1_pull", "G2_travel_cos", "G_travel_mse"):
+        ax2.plot(steps, moving_average([h[key] for h in history], smooth), label=key,
+                 linestyle="-" if key[1].isdigit() else ":")
+    for ax, who in ((ax1, "D"), (ax2, "G")):
+        ax.set_xlabel("G updates"); ax.set_yscale("symlog", linthresh=1e-2); ax.legend(fontsize=8)
+        ax.set_title(f"{who}'s loss terms (unweighted; dotted: borrowed)")
+    fig.tight_layout()
+    return fig
+
+
+# --- Checkpoints -----------------------------------------------------------------------------------
+def build_generator(record: dict) -> shd.Generator:
+    return shd.Generator(shd.SiameseHDConfig(**{**record["model_config"], "betas": tuple(record["model_config"]["betas"])}))
+
+
+def sample_from_checkpoint(state: dict, n: int = 1, seed: int = 0, label: int | None = None) -> Tensor:
+    """The held-out photo translated tile by tile, (1, 3, H, W) at the training resolution.
+
+    A translation model has no noise to sample: ``n`` and ``seed`` do not change the result.
+    """
+    if label is not None:
+        raise ValueError("siamese-hd is not a conditional model: drop --label.")
+    record = state.get("config") or {}
+    G = build_generator(record)
+    G.load_state_dict(state["G"])
+    G.eval()
+    s = record["settings"]
+    domains = load_data(s, record.get("seed", 0))
+    return shd.translate_full(G, domains.heldout, s["tile"]).unsqueeze(0)
+
+
+def load_generator(path: str | Path, device=None) -> shd.Generator:
+    """G from a checkpoint written by ``run`` (or the notebook), on ``device``, in eval mode."""
+    state = safe_load(path, map_location="cpu")
+    G = build_generator(state["config"])
+    G.load_state_dict(state["G"])
+    return G.to(device or get_device()).eval()

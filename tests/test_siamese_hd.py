@@ -1,0 +1,348 @@
+"""Lecture 12: Siamese/TraVeL losses by hand, tiling, the Combo model, the painterly domain, the recipe."""
+from __future__ import annotations
+
+import json
+import math
+import socket
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib import losses
+from course_lib.data.painterly import PaintingDomains, PainterlyStyle, painterly, random_crops
+from course_lib.metrics.translation import seam_score
+from course_lib.models import siamese_hd as shd
+from course_lib.recipes import siamese_hd as recipe
+
+
+# --- Loss terms against values computed by hand ----------------------------------------------------
+V = torch.tensor([[3.0, 4.0], [0.0, 1.0]])  # norms 5 and 1
+
+
+def test_squared_norm_loss():
+    assert losses.squared_norm_loss(V).item() == pytest.approx((25 + 1) / 2)  # LossD1 / LossG1
+    assert losses.squared_norm_loss(torch.zeros(3, 4)).item() == 0.0
+
+
+def test_margin_loss():
+    # margin 2: max(0, 2 - 5)^2 = 0, max(0, 2 - 1)^2 = 1 -> mean 0.5
+    assert losses.margin_loss(V, 2.0).item() == pytest.approx(0.5)
+    assert losses.margin_loss(V, 0.5).item() == 0.0
+    assert losses.margin_loss(torch.zeros(2, 3), 2.0).item() == pytest.approx(4.0)
+
+
+def test_travel_vectors_are_all_pairs_i_lt_j():
+    v = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    expected = torch.tensor([[1.0, -2.0], [-2.0, -3.0], [-3.0, -1.0]])  # v0-v1, v0-v2, v1-v2
+    assert torch.equal(losses.travel_vectors(v), expected)
+    with pytest.raises(ValueError, match="at least 2"):
+        losses.travel_vectors(torch.zeros(1, 2))
+
+
+def test_travel_cosine_loss():
+    a = torch.tensor([[0.0, 0.0], [1.0, 0.0]])  # t_a = [-1, 0]
+    assert losses.travel_cosine_loss(a, torch.tensor([[0.0, 0.0], [5.0, 0.0]])).item() == pytest.approx(0.0)  # same way
+    assert losses.travel_cosine_loss(a, torch.tensor([[0.0, 0.0], [0.0, 1.0]])).item() == pytest.approx(1.0)  # orthogonal
+    assert losses.travel_cosine_loss(a, torch.tensor([[1.0, 0.0], [0.0, 0.0]])).item() == pytest.approx(2.0)  # opposite
+    # three vectors, three pairs: t_a = [-1,0], [0,-1], [1,-1]; t_ab = [-1,-1], [0,-2], [1,-1]
+    a3 = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    ab3 = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    cos = [1 / math.sqrt(2), 1.0, 1.0]
+    assert losses.travel_cosine_loss(a3, ab3).item() == pytest.approx(sum(1 - c for c in cos) / 3, rel=1e-6)
+
+
+def test_travel_mse_loss():
+    a = torch.tensor([[0.0, 0.0], [1.0, 0.0]])  # t_a = [-1, 0]
+    ab = torch.tensor([[0.0, 0.0], [0.0, 1.0]])  # t_ab = [0, -1]; difference [-1, 1] -> mean square 1
+    assert losses.travel_mse_loss(a, ab).item() == pytest.approx(1.0)
+    # a translation that shifts every vector by the same offset keeps every transformation vector
+    assert losses.travel_mse_loss(a, a + torch.tensor([7.0, -2.0])).item() == pytest.approx(0.0)
+
+
+def test_travel_pair_margin_loss():
+    a = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])  # pair distances 1, 3, 2
+    # margin 2: (2 - 1)^2 = 1, 0, 0 -> mean 1/3
+    assert losses.travel_pair_margin_loss(a, 2.0).item() == pytest.approx(1 / 3)
+
+
+def test_loss_gradients_point_the_right_way():
+    v = torch.tensor([[0.3, 0.4]], requires_grad=True)  # norm 0.5 < margin 2
+    losses.margin_loss(v, 2.0).backward()
+    assert (v.grad * v).sum() < 0  # D2 pushes the translation's vector outwards
+    v.grad = None
+    losses.squared_norm_loss(v).backward()
+    assert torch.allclose(v.grad, 2 * v.detach())  # D1/G1 pull it to the origin
+
+
+# --- Tiles ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("h,w", [(32, 48), (33, 47), (5, 7), (1, 1), (8, 100), (64, 3)])
+def test_translate_full_with_identity_returns_input_exactly(h, w):
+    x = torch.rand(2, 3, h, w) * 2 - 1
+    y = shd.translate_full(nn.Identity(), x, tile=16)
+    assert y.shape == x.shape and torch.equal(y, x)
+    assert torch.equal(shd.translate_full(nn.Identity(), x[0], tile=16), x[0])  # (3, H, W) too
+
+
+def test_split_merge_round_trip():
+    x = torch.randn(2, 3, 24, 40)
+    tiles = shd.split_tiles(x, 8)
+    assert tiles.shape == (2 * 3 * 5, 3, 8, 8)
+    assert torch.equal(tiles[15 + 1], x[1, :, 0:8, 8:16])  # row-major per image: image 1 (15 tiles on), row 0, column 1
+    assert torch.equal(shd.merge_tiles(tiles, 2, 3, 5), x)
+    with pytest.raises(ValueError, match="multiples"):
+        shd.split_tiles(torch.zeros(1, 3, 10, 16), 8)
+
+
+def test_padding_reflects_when_it_can_and_replicates_otherwise():
+    x = torch.arange(6.0).view(1, 1, 2, 3)
+    padded, size = shd.pad_to_multiple(x, 4)  # pad 2 rows (not < 2: replicate) and 1 column
+    assert size == (2, 3) and padded.shape == (1, 1, 4, 4)
+    assert torch.equal(padded[0, 0, 3], padded[0, 0, 1])  # replicated last row
+    big = torch.arange(30.0).view(1, 1, 5, 6)
+    padded, _ = shd.pad_to_multiple(big, 4)  # 3 rows < 5 and 2 columns < 6: reflect
+    assert torch.equal(padded[0, 0, 5, :6], big[0, 0, 3])  # reflection skips the edge row
+    assert torch.equal(padded[0, 0, 0, 6:], big[0, 0, 0, [4, 3]])
+
+
+def test_translate_full_translates_tiles_independently():
+    G = lambda t: t - t.mean((-2, -1), keepdim=True)  # depends on the whole tile
+    x = torch.randn(1, 3, 32, 48)
+    y = shd.translate_full(G, x, tile=16)
+    assert torch.allclose(y[..., 16:32, 32:48], G(x[..., 16:32, 32:48]))
+    assert not torch.allclose(y, G(x))  # not the same as the whole image at once
+
+
+def test_translate_full_rejects_bad_input():
+    with pytest.raises(ValueError, match="tile"):
+        shd.translate_full(nn.Identity(), torch.zeros(3, 8, 8), tile=0)
+    with pytest.raises(ValueError, match="shape"):
+        shd.translate_full(nn.Identity(), torch.zeros(8, 8), tile=4)
+
+
+def test_small_image_with_the_real_generator_is_padded_not_a_crash():
+    G = shd.Generator(shd.SiameseHDConfig(tile=16, g_width=4, g_blocks=1)).eval()
+    for size in [(3, 5), (16, 16), (17, 40)]:
+        assert shd.translate_full(G, torch.rand(3, *size) * 2 - 1, tile=16).shape == (3, *size)
+        assert shd.translate_whole(G, torch.rand(3, *size) * 2 - 1).shape == (3, *size)
+
+
+# --- Networks and the Combo model -----------------------------------------------------------------------
+def test_networks_shapes_and_near_identity_start():
+    cfg = shd.SiameseHDConfig(tile=16, g_width=8, g_blocks=1, d_width=8, lenvec=32)
+    G, D = shd.build(cfg)
+    x = torch.rand(4, 3, 16, 16) * 1.6 - 0.8
+    y = G(x)
+    assert y.shape == x.shape and y.abs().max() < 1
+    assert (y - 0.99 * x).abs().mean() < 0.1  # starts close to the identity
+    assert D(torch.zeros(5, 3, 32, 32)).shape == (5, 32)
+    with pytest.raises(ValueError, match="32x32"):
+        D(torch.zeros(1, 3, 16, 16))
+    _, D_naive = shd.build(cfg, naive=True)
+    assert D_naive(torch.zeros(2, 3, 16, 16)).shape == (2, 32)
+
+
+def test_combo_translates_each_quarter_on_its_own():
+    G = shd.Generator(shd.SiameseHDConfig(tile=8, g_width=4, g_blocks=1))
+    x = torch.randn(3, 3, 16, 16)
+    y = shd.combo(G, x)
+    assert y.shape == x.shape
+    assert torch.allclose(y[:, :, 8:, :8], G(x[:, :, 8:, :8]), atol=1e-6)  # bottom-left quarter
+    assert torch.allclose(shd.Combo(G)(x), y)
+    assert sum(p.numel() for p in shd.Combo(G).parameters()) == sum(p.numel() for p in G.parameters())
+
+
+# --- Seam score ------------------------------------------------------------------------------------------
+def test_seam_score_by_hand():
+    ramp = torch.arange(64.0).view(1, 1, 1, 64).expand(1, 3, 64, 64) / 64  # every column step is 1/64
+    # borders: rows differ by 0, columns by 1/64 -> mean 1/128; inside the same -> ratio exactly 1
+    assert seam_score(ramp, 16) == pytest.approx(1.0)
+    steps = ramp.clone()
+    steps[..., 16:] += 3 / 64  # a jump of 4/64 (not 1/64) between columns 15 and 16 only
+    # border columns 16, 32, 48: (4 + 1 + 1) / 3 / 64; rows 0 -> border mean (2/64 + 0) / 2, inside (1/64 + 0) / 2
+    assert seam_score(steps, 16) == pytest.approx(2.0)
+    tiles = torch.zeros(1, 3, 32, 32)
+    tiles[..., 16:, :] += 0.5  # a jump at the border row 16, nothing inside
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.1
+    assert seam_score(tiles + noise, 16) > 2.0
+    assert 0.8 < seam_score(noise, 16) < 1.25
+    with pytest.raises(ValueError, match="no tile border"):
+        seam_score(torch.zeros(3, 16, 16), 16)
+
+
+# --- The painterly domain -----------------------------------------------------------------------------------
+def test_painterly_is_deterministic_and_draws_dark_strokes_on_edges():
+    x = torch.full((3, 40, 40), 0.6)
+    x[:, :, 20:] = -0.6  # a vertical edge at column 20
+    p1, p2 = painterly(x), painterly(x.unsqueeze(0))[0]
+    assert p1.shape == x.shape and torch.equal(p1, p2)
+    assert p1.min() >= -1 and p1.max() <= 1
+    lum = p1.mean(0)
+    assert lum[:, 19:21].mean() < lum[:, 5:10].mean() - 0.3  # dark stroke along the edge (bright side)
+    flat = painterly(torch.zeros(3, 40, 40), PainterlyStyle(canvas=0.0))
+    assert torch.allclose(flat, flat[:, :1, :1].expand_as(flat))  # flat stays flat without texture
+    with pytest.raises(ValueError, match="too small"):
+        painterly(torch.zeros(3, 3, 3))
+
+
+def tiny_domains(crop: int = 16) -> PaintingDomains:
+    g = torch.Generator().manual_seed(0)
+    smooth = lambda: torch.nn.functional.avg_pool2d(torch.rand(1, 3, 48, 64, generator=g) * 2 - 1, 5, 1, 2)[0]
+    a, b = [smooth() for _ in range(2)], [painterly(smooth()) for _ in range(2)]
+    held = smooth()
+    return PaintingDomains(name="painterly", images=random_crops(a, 4, crop, g), labels={"B": random_crops(b, 4, crop, g)},
+                           source="test", procedural=True, domain_a=a, domain_b=b, heldout=held,
+                           heldout_painting=painterly(held), crop=crop, factor=1.0)
+
+
+def test_random_crops_are_repeatable_and_refuse_small_images():
+    d = tiny_domains()
+    c1 = random_crops(d.domain_a, 5, 16, torch.Generator().manual_seed(3))
+    c2 = random_crops(d.domain_a, 5, 16, torch.Generator().manual_seed(3))
+    assert c1.shape == (5, 3, 16, 16) and torch.equal(c1, c2)
+    with pytest.raises(ValueError, match="smaller than the 64 px crop"):
+        random_crops(d.domain_a, 1, 64, torch.Generator())
+
+
+# --- One training step, and the recipe --------------------------------------------------------------------
+def _params(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def _changed(before, m):
+    return any(not torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_one_step_changes_the_right_weights(naive):
+    s = recipe.settings("smoke")
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, naive=naive, device="cpu")
+    g0, d0 = _params(tr.G), _params(tr.D)
+    stats = tr.d_step()
+    assert _changed(d0, tr.D) and not _changed(g0, tr.G)
+    assert {"D1_real", "D2_fake_margin", "D3_travel_cos", "D_travel_mse", "D_pair_margin"} <= set(stats)
+    d1 = _params(tr.D)
+    stats = tr.g_step()
+    assert _changed(g0, tr.G) and not _changed(d1, tr.D)
+    assert {"G1_pull", "G2_travel_cos", "G_travel_mse"} <= set(stats)
+    assert all(torch.isfinite(v) for v in stats.values())
+
+
+def test_objective_weights_the_terms_as_documented():
+    s = recipe.settings("smoke")
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    batch = tr.data.next(torch.Generator().manual_seed(0))
+    loss, st = tr.objective.d_loss(tr.G, tr.D, batch, tr._ctx)
+    w = tr.objective.travel_weight
+    expected = st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + st["D_travel_mse"] + st["D_pair_margin"])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    loss, st = tr.objective.g_loss(tr.G, tr.D, batch, tr._ctx)
+    assert loss.item() == pytest.approx((st["G1_pull"] + w * (st["G2_travel_cos"] + st["G_travel_mse"])).item(), rel=1e-5)
+
+
+def test_checkpoint_rebuilds_the_generator(tmp_path):
+    s = recipe.settings("smoke")
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu",
+                             record=recipe._record(s, "smoke", 0, 1, "test"))
+    tr.fit(1, progress=False)
+    tr.save(tmp_path / "c.pt")
+    G = recipe.load_generator(tmp_path / "c.pt", device="cpu")
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert torch.allclose(G(x), tr.G.eval()(x))
+
+
+# --- data_scripts/get_vangogh.py, offline -------------------------------------------------------------------
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("tried to open a network socket")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _jpeg(colour) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 12), colour).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+class _Response:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def read(self, n):
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_get_vangogh_trust_on_first_use_then_verify(tmp_path, monkeypatch, no_network):
+    import get_vangogh as gv
+    from _safe_extract import sha256_of
+
+    served = {"u1": _jpeg((200, 30, 30)), "u2": _jpeg((30, 30, 200))}
+    monkeypatch.setattr(gv, "urlopen", lambda req, timeout: _Response(served[req.full_url.rsplit("/", 1)[-1]]))
+    listed = tmp_path / "list.tsv"
+    known = None
+    (tmp_path / "x.jpg").write_bytes(served["u2"])
+    known = sha256_of(tmp_path / "x.jpg")
+    listed.write_text("# comment\n"
+                      "painting\tone\thttps://example.org/u1\t-\tpublic domain\tpage\n"
+                      f"photo\ttwo\thttps://example.org/u2\t{known}\tCC0\tpage\n")
+    out = tmp_path / "out"
+    assert gv.main(["--list", str(listed), "--out", str(out)]) == 0
+    record = json.loads((out / "SOURCE.json").read_text())
+    assert record["files"]["painting/one"]["verified"] == "first use"
+    assert record["files"]["photo/two"]["verified"] == "listed"
+    sums = json.loads((out / "SHA256SUMS.json").read_text())
+    assert sums["painting/one"] == sha256_of(out / "painting" / "one.jpg")
+    # the server now sends another file: the recorded hash catches it, the old file stays
+    served["u1"] = _jpeg((10, 200, 10))
+    (out / "painting" / "one.jpg").unlink()
+    assert gv.main(["--list", str(listed), "--out", str(out)]) == 1
+    assert "mismatch" in json.loads((out / "SOURCE.json").read_text())["failures"][0]
+    assert not (out / "painting" / "one.jpg").exists()
+    assert not list((out / "painting").glob("*.part"))
+
+
+def test_get_vangogh_list_and_dry_run(tmp_path, no_network, capsys):
+    import get_vangogh as gv
+
+    entries = gv.read_list(gv.DEFAULT_LIST)
+    assert {e.domain for e in entries} == {"painting", "photo"} and all(e.url.startswith("https://") for e in entries)
+    assert gv.main(["--dry-run", "--out", str(tmp_path)]) == 0
+    assert "trust on first use" in capsys.readouterr().out
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("painting\tone\thttp://x\t-\tpd\tpage\n")
+    with pytest.raises(Exception, match="https"):
+        gv.read_list(bad)
+
+
+def test_run_and_sample_end_to_end_at_smoke(tmp_path):
+    """The command line's path: run() trains both models, measures, writes; sample translates the held-out photo."""
+    from course_lib.__main__ import main
+    from course_lib.storage import safe_load
+
+    m = recipe.run("painterly", "smoke", 0, tmp_path, steps=2, progress=False)
+    assert m["steps"] == 2 and m["naive_steps"] == 2
+    for key in ("seam_naive", "seam_combo", "seam_combo_whole", "style_photo", "style_closed_combo"):
+        assert math.isfinite(m[key])
+    assert {"checkpoint.pt", "naive.pt", "comparison.png", "losses.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert main(["sample", str(tmp_path), "--out", str(tmp_path / "s.pt")]) == 0
+    sample = torch.load(tmp_path / "s.pt")
+    s = safe_load(tmp_path / "checkpoint.pt")["config"]["settings"]
+    side = round(min(512, s.get("max_side") or 512) / s["factor"])  # the astronaut at the training scale
+    assert sample.shape == (1, 3, side, side)
+    with pytest.raises(ValueError, match="painterly"):
+        recipe.run("anime", "smoke", 0, tmp_path)
