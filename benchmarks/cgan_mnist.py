@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib import registry, runtime
+from course_lib import runtime
 from course_lib.metrics.digits import digit_classifier
 from course_lib.recipes import cgan as cgan_recipe
 

@@ -5,6 +5,7 @@ family only stay in that family's file.
 """
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -50,3 +51,18 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
+    """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple``; returns (padded, (H, W)).
+
+    Reflect padding where the image is larger than the pad (reflection needs pad < side), replicate
+    otherwise (e.g. an image smaller than one tile): never a crash, and the content is mirrored, not
+    zeros, so G sees no artificial black frame.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x, (h, w)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,7 @@ class Trainer:
             self.G_ema = copy.deepcopy(self.G).eval()
             set_requires_grad(self.G_ema, False)
         self.step = 0
+        self.train_seconds = 0.0  # wall time spent in fit(), over every session of a resumed run
         self.history: list[dict] = []
         self.snapshots: dict[int, Tensor] = {}
         self.last_stats: dict[str, float] = {}
@@ -308,12 +310,14 @@ class Trainer:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, initial=self.step, desc=desc, disable=not progress, mininterval=1.0)
+        t0 = time.perf_counter()
         while self.step < steps:
             stats = self.train_step()
             bar.update(1)
             if self.step % self.log_every == 0:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in list(stats.items())[:4]}, refresh=False)
         bar.close()
+        self.train_seconds += time.perf_counter() - t0
         if self.checkpoint_path:
             self.save(self.checkpoint_path)
         return self
@@ -349,6 +353,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "step": self.step,
+            "train_seconds": self.train_seconds,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
@@ -364,6 +369,21 @@ class Trainer:
 
     def save(self, path: str | Path) -> Path:
         return atomic_save(self.state_dict(), path)
+
+    def load_if_finished(self, path: str | Path, steps: int) -> bool:
+        """Load ``path`` if it holds this very run (same ``config``); True when it reached ``steps``.
+
+        How a notebook reuses a finished run instead of training again; a checkpoint of another run
+        (other budget or settings) is left alone, with a note, and training starts afresh.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return False
+        if safe_load(path, map_location=self.device).get("config") != self.config:
+            print(f"{path} holds another run (other settings): training afresh")
+            return False
+        self.load(path)
+        return self.step >= steps
 
     def load(self, path: str | Path) -> "Trainer":
         """Resume from a checkpoint written by ``save`` (loaded with weights_only=True)."""
@@ -382,6 +402,7 @@ class Trainer:
                 data_state["perm"] = data_state["perm"].cpu()
             self.data.load_state_dict(data_state)
         self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         self.history = list(state["history"])
         self.snapshots = {int(k): v.cpu() for k, v in state["snapshots"].items()}
         return self

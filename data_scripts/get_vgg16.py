@@ -31,11 +31,12 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(_HERE.parent))
 
 from course_lib.models import loss_network as lossnet  # noqa: E402
+from course_lib.storage import file_digest  # noqa: E402
 
 
 def check(path: Path, sha256: str | None) -> str:
     """The file's SHA-256, after checking it against the name's prefix (and ``sha256`` if given)."""
-    seen = lossnet.sha256_of(path)
+    seen = file_digest(path, "sha256")
     if not seen.startswith(lossnet.VGG16_SHA256_PREFIX):
         raise SystemExit(f"error: {path} has SHA-256 {seen}, which does not start with "
                          f"{lossnet.VGG16_SHA256_PREFIX} as its name says: the download is damaged or not VGG16.")

@@ -7,7 +7,6 @@ from course_lib.data import digits
 from course_lib.metrics import digits as mdigits
 from course_lib.models import cgan, dcgan
 from course_lib.objectives import GANObjective
-from course_lib.training import TensorBatches, Trainer
 from test_training import changed, params
 
 

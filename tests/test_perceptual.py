@@ -207,7 +207,7 @@ def test_training_resumes_exactly(tmp_path, L):
     s = dict(perceptual.sr_settings("smoke"), steps=4)
     full, _ = perceptual.train_sr(s, "pixel", 4, L, seed=3, ckpt=tmp_path / "a.pt", progress=False)
     perceptual.train_sr(dict(s, steps=2), "pixel", 4, L, seed=3, ckpt=tmp_path / "b.pt", progress=False,
-                        record={"settings": s, "kind": "pixel", "factor": 4})
+                        record={"settings": s, "kind": "pixel", "factor": 4, "loss_network": L.name})
     resumed, history = perceptual.train_sr(s, "pixel", 4, L, seed=3, ckpt=tmp_path / "b.pt", resume=True, progress=False)
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert all(torch.allclose(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
@@ -239,3 +239,13 @@ def test_perceptual_sr_cli_at_smoke(tmp_path, no_vgg):
     assert (tmp_path / "sr_x4.png").is_file()
     assert main(["sample", str(tmp_path), "--n", "2", "--out", str(tmp_path / "s.pt")]) == 0
     assert torch.load(tmp_path / "s.pt").shape == (2, 3, 256, 256)
+
+
+def test_get_vgg16_check_rejects_a_file_that_is_not_vgg16(tmp_path, monkeypatch):
+    import get_vgg16  # data_scripts/ is on pytest's pythonpath (pyproject.toml)
+
+    fake = tmp_path / lossnet.VGG16_FILE
+    fake.write_bytes(b"not the weights")
+    monkeypatch.setattr(lossnet, "vgg16_cache_path", lambda: fake)
+    with pytest.raises(SystemExit, match="damaged or not VGG16"):
+        get_vgg16.main(["--check"])

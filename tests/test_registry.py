@@ -37,3 +37,13 @@ def test_dcgan_experiment_and_generator_rebuild():
     assert sum(p.numel() for p in G.parameters()) == sum(p.numel() for p in exp.trainer.G.parameters())
     with torch.no_grad():
         assert G(torch.randn(2, 100)).shape == (2, 3, 16, 16)
+
+
+def test_anime_training_faces_do_not_follow_the_run_seed_into_measurement_sets():
+    from course_lib.data import anime
+
+    default = registry.dataset("anime", size=16, n=4, allow_real=False)
+    assert torch.equal(default.images, anime.procedural_faces(4, 16, seed=anime.GAN_TRAIN_SEED)[0])
+    for reserved in anime.MEASUREMENT_SEEDS:
+        with pytest.raises(ValueError, match="reserved for measuring"):
+            registry.dataset("anime", size=16, n=4, seed=reserved, allow_real=False)

@@ -121,3 +121,20 @@ def test_amp_path_runs_on_cpu_with_bf16():
     tr = make_trainer(amp=True)
     tr.fit(2, progress=False)
     assert all(torch.isfinite(p).all() for p in tr.G.parameters())
+
+
+def test_load_if_finished_reuses_only_this_very_run_and_keeps_its_time(tmp_path, capsys):
+    path = tmp_path / "ckpt.pt"
+    tr = make_trainer(config={"budget": "smoke", "width": 8})
+    assert not tr.load_if_finished(path, 3)  # nothing there yet
+    tr.fit(3, progress=False)
+    assert tr.train_seconds > 0
+    tr.save(path)
+    same = make_trainer(config={"budget": "smoke", "width": 8})
+    assert same.load_if_finished(path, 3) and same.step == 3
+    assert same.train_seconds == pytest.approx(tr.train_seconds)
+    assert all(torch.equal(a, b) for a, b in zip(same.G.parameters(), tr.G.parameters()))
+    assert not same.load_if_finished(path, 5)  # this run, but not finished: loaded, to go on from step 3
+    other = make_trainer(config={"budget": "cpu", "width": 8})
+    assert not other.load_if_finished(path, 3) and other.step == 0
+    assert "another run" in capsys.readouterr().out

@@ -3,7 +3,8 @@
     python tools/execute_notebooks.py notebooks/01_gan_basics_anime.ipynb [...]
 
 Used by `make outputs`. Each notebook runs in a fresh kernel with a fresh output folder (so nothing
-is loaded from an earlier run); PNG outputs are downscaled and re-encoded so that every committed
+is loaded from an earlier run), ``runs/outputs/<notebook>/`` (git-ignored), where its figures and
+files stay for a look after the run; PNG outputs are downscaled and re-encoded so that every committed
 notebook stays under 2 MB and a reader on the web sees real results before running anything.
 The wall time of each notebook is printed, with the budget and the device.
 """
@@ -14,7 +15,7 @@ import base64
 import io
 import os
 import sys
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
@@ -45,12 +46,14 @@ def shrink_notebook(nb, max_width: int) -> None:
 def main() -> int:
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--budget", default=None, help="default: gpu with CUDA, else cpu")
     parser.add_argument("--timeout", type=int, default=3600, help="per cell, seconds")
     parser.add_argument("--no-save", action="store_true", help="only time them (do not write the notebooks)")
+    parser.add_argument("--out-root", default="runs/outputs", help="each notebook's figures go to OUT_ROOT/<name>/")
     parser.add_argument("--record", default="benchmarks/results/notebook_times.json",
                         help="JSON file the wall times are merged into")
     args = parser.parse_args()
@@ -59,23 +62,33 @@ def main() -> int:
 
     budget = args.budget or ("gpu" if torch.cuda.is_available() else "cpu")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    status = 0
     for path in map(Path, args.notebooks):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:  # start from a clean page
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        with tempfile.TemporaryDirectory() as out:
-            env = {"COURSE_BUDGET": budget, "COURSE_OUT": out}
-            old = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            t0 = time.perf_counter()
-            try:
-                NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
-                               resources={"metadata": {"path": str(path.parent)}}).execute()
-            finally:
-                for k, v in old.items():
-                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-            seconds = time.perf_counter() - t0
+        out = (Path(args.out_root) / path.stem).resolve()  # absolute: kernels run in notebooks/
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        env = {"COURSE_BUDGET": budget, "COURSE_OUT": str(out)}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        t0 = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except CellExecutionError as err:  # keep what ran, to read the failure in context
+            failed = out / f"{path.stem}.failed.ipynb"
+            nbformat.write(nb, failed)
+            print(f"{path}: FAILED after {time.perf_counter() - t0:.0f} s; executed part in {failed}\n{err}")
+            status = 1
+            continue
+        finally:
+            for k, v in old.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        seconds = time.perf_counter() - t0
         record(args.record, path.stem, budget, device, seconds)
         if args.no_save:
             print(f"{path}: {seconds:.0f} s at budget {budget} on {device}")
@@ -87,7 +100,7 @@ def main() -> int:
                 break
         path.write_text(text)
         print(f"{path}: {seconds:.0f} s at budget {budget} on {device}; {len(text.encode()) / 1e6:.2f} MB")
-    return 0
+    return status
 
 
 def record(file: str, name: str, budget: str, device: str, seconds: float) -> None:

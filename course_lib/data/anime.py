@@ -50,6 +50,14 @@ __all__ = [
 
 GENERATOR_VERSION = "1"
 
+# Seeds of the procedural-face sets. A GAN trains on GAN_TRAIN_SEED whatever its run seed; every set
+# used to measure it comes from another seed, so no measured face is a training face.
+GAN_TRAIN_SEED = 0
+FEATURE_TRAIN_SEED = 1  # the face-feature network's training faces
+REFERENCE_SEED = 2  # the real set every FD is taken against (also the feature net's held-out set)
+HELDOUT_SEED = 3  # a second held-out real set: the floor, the blurred and the one-hair baselines
+MEASUREMENT_SEEDS = (FEATURE_TRAIN_SEED, REFERENCE_SEED, HELDOUT_SEED)
+
 # Class names of the five known attributes, in this order. Chosen to be readable at 32x32 px:
 # hues that differ strongly, silhouettes that differ in where the hair is (not only in detail).
 ATTRIBUTES: dict[str, tuple[str, ...]] = {

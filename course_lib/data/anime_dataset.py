@@ -16,10 +16,19 @@ def real_anime_root() -> Path | None:
     return root if files else None
 
 
-def anime_data(size: int, n: int, seed: int = 0, allow_real: bool = True) -> DataSet:
-    """Real anime faces when data_scripts/get_anime_faces.py has been run, else procedural ones."""
+def anime_data(size: int, n: int, seed: int | None = None, allow_real: bool = True) -> DataSet:
+    """Real anime faces when data_scripts/get_anime_faces.py has been run, else procedural ones.
+
+    ``seed`` picks the procedural training set; leave it None (``anime.GAN_TRAIN_SEED``): the course's
+    measurements (feature net, FD reference, held-out baselines) use other seeds, which are refused here,
+    so a GAN's run seed never turns its evaluation faces into training faces.
+    """
     from . import anime
 
+    seed = anime.GAN_TRAIN_SEED if seed is None else seed
+    if seed in anime.MEASUREMENT_SEEDS:
+        raise ValueError(f"Procedural-face seed {seed} is reserved for measuring GANs (seeds {anime.MEASUREMENT_SEEDS}); "
+                         "train on the default set (seed=None) or pick a seed outside those.")
     root = real_anime_root() if allow_real else None
     if root is not None:
         from .folders import load_image_folder

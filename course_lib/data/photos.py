@@ -72,7 +72,8 @@ def photo(name_or_path: str, max_side: int | None = None) -> Tensor:
     """A bundled photo by name, or an image file by path, as (3, H, W) float32 in [-1, 1]."""
     if name_or_path in PHOTOS:
         arr = PHOTOS[name_or_path]()
-        image = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(2, 0, 1).float() / 127.5 - 1.0
+        # a copy: scikit-image hands out read-only arrays, which torch warns about sharing
+        image = torch.from_numpy(np.array(arr[..., :3], copy=True)).permute(2, 0, 1).float() / 127.5 - 1.0
         return resize_max_side(image, max_side) if max_side else image
     path = Path(name_or_path)
     if path.suffix or path.exists():

@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
+from ..layers import pad_to_multiple  # noqa: F401  (also public here: tiling pads with it)
+
 
 @dataclass
 class SiameseHDConfig:
@@ -104,7 +106,7 @@ class Generator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"G takes images whose sides are multiples of 4, got {tuple(x.shape[-2:])}; "
-                             "use translate_full (tiles) or translate_whole (pads) for other sizes.")
+                             "translate_full needs a tile that is a multiple of 4; translate_whole pads any size.")
         e0 = self.enc0(x)  # (B, w, S, S)
         e1 = self.enc1(e0)  # (B, 2w, S/2, S/2)
         h = self.dec2(self.blocks(self.enc2(e1)))  # (B, 2w, S/4, S/4)
@@ -152,21 +154,6 @@ def merge_tiles(tiles: Tensor, n: int, nh: int, nw: int) -> Tensor:
     """Inverse of ``split_tiles``: (n * nh * nw, C, t, t) -> (n, C, nh * t, nw * t)."""
     _, c, t, _ = tiles.shape
     return tiles.reshape(n, nh, nw, c, t, t).permute(0, 3, 1, 4, 2, 5).reshape(n, c, nh * t, nw * t)
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
-    """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple``; returns (padded, (H, W)).
-
-    Reflect padding where the image is larger than the pad (reflection needs pad < side), replicate
-    otherwise (e.g. an image smaller than one tile): never a crash, and the content is mirrored, not
-    zeros, so G sees no artificial black frame.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x, (h, w)
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
 
 
 def _as_batch(image: Tensor) -> Tensor:

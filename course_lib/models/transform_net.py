@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.layers import ConvNormAct, ResidualBlock, norm_layer
+from course_lib.layers import ConvNormAct, ResidualBlock, norm_layer, pad_to_multiple
 
 UPSAMPLE_KINDS = ("transpose", "nearest")
 
@@ -72,15 +72,6 @@ def up_block(cin: int, cout: int, kind: str, norm: str) -> nn.Sequential:
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                              ConvNormAct(cin, cout, 3, norm=norm, act=nn.ReLU(True)))
     raise ValueError(f"Unknown upsampling {kind!r}; use one of {UPSAMPLE_KINDS}.")
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
-    """Reflect-pad the bottom and right of (B, C, H, W) so H and W are multiples; return the original size."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    return x, (h, w)
 
 
 class TransformNet(nn.Module):

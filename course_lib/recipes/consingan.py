@@ -278,7 +278,11 @@ class ConSinGANTrainer:
         tr.stages_done = int(state["stages_done"])
         tr.stage_seconds = list(state["stage_seconds"])
         tr.history = list(state["history"])
-        tr.noise_gen.set_state(state["noise_gen"].cpu())
+        saved = state["noise_gen"].cpu()
+        if saved.numel() == tr.noise_gen.get_state().numel():
+            tr.noise_gen.set_state(saved)
+        else:  # a CUDA generator's state on a CPU machine (or back): same seed, another stream
+            tr.noise_gen.manual_seed(record["seed"])
         tr.cpu_gen.set_state(state["cpu_gen"].cpu())
         return tr
 

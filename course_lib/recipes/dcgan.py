@@ -2,7 +2,9 @@
 
 cpu: 32x32 faces and width 32 (about 1/10 of the 64x64 net's compute; roughly 0.06-0.1 s an update
 on 2 cores), 6,000 updates, an EMA of G (decay 0.999) for steadier samples. gpu: the paper's 64x64
-net, width 64, 50,000 updates (the lecture's timeline). Optimiser, batch and init: the paper's
+net, width 64, 50,000 updates (the lecture's timeline). On a CPU that computes bfloat16 natively
+(AVX512-BF16 / AMX) the cpu budget trains under bf16 autocast with channels_last, about 1.6x faster
+at the same FD; elsewhere, and at smoke, in float32. Optimiser, batch and init: the paper's
 (Adam 2e-4, beta1 0.5, N(0, 0.02)); batch 64 as in HW6 and common ports (paper: 128).
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .. import evaluation
 from ..models import dcgan
 from ..objectives import GANObjective
 from ..registry import Experiment, dataset
-from ..runtime import pick
+from ..runtime import cpu_has_native_bf16, get_device, pick
 from ..training import TensorBatches, Trainer, landmark_steps
 
 
@@ -30,16 +32,20 @@ def settings(budget_name: str) -> dict:
 
 def setup(data_name: str, budget_name: str, seed: int, device=None, steps: int | None = None) -> Experiment:
     s = settings(budget_name)
-    data = dataset(data_name, size=s["image_size"], n=s["n_train"], seed=seed)
+    data = dataset(data_name, size=s["image_size"], n=s["n_train"])  # the training faces; the run seed is for init and noise
     cfg = dcgan.DCGANConfig(image_size=s["image_size"], g_width=s["width"], d_width=s["width"], batch_size=s["batch_size"])
     torch.manual_seed(seed)  # layer initialisation
     G, D = dcgan.build(cfg)
     opt_G, opt_D = dcgan.make_optimizers(G, D, cfg)
     n_steps = steps or s["steps"]
+    device = torch.device(device) if device is not None else get_device()
+    cpu_bf16 = budget_name == "cpu" and device.type == "cpu" and cpu_has_native_bf16()
     record = {"model": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
-              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source}
+              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source,
+              "cpu_bf16_autocast": cpu_bf16}
     trainer = Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data.images, batch_size=cfg.batch_size),
                       z_dim=cfg.z_dim, ema_decay=s["ema_decay"], device=device, seed=seed,
+                      amp=True if cpu_bf16 else None, channels_last=True if cpu_bf16 else None,
                       log_every=pick(smoke=1, cpu=10, gpu=25, budget_name=budget_name), config=record)
     return Experiment("dcgan", data, budget_name, trainer, n_steps, record, landmark_steps(n_steps),
                       evaluate=evaluation.face_metrics)

@@ -79,17 +79,17 @@ def sr_settings(budget_name: str | None = None) -> dict:
 def loss_weights(L: lossnet.LossNetwork) -> dict:
     """Content, style and TV weights, and the per-layer style weights, for the given loss network.
 
-    VGG16: the paper's equal layer weights, content 1 and style 5 as in the authors' code (TV is ours,
-    for [-1, 1] images; not tuned here, no VGG16 weights being at hand). TF-Inception: its layers' Gram
-    matrices differ in size (squared norms on the style photo: about 4, 4 and 20), so
-    ``layers="relative"`` weights each layer by 1 / ||G_j(style)||_F^2, making each term a relative
-    error. Style 10 and TV 10 (TV as mean squared differences of [-1, 1] pixels) were chosen on
+    Both networks use ``layers="relative"``: each layer weighted by 1 / ||G_j(style)||_F^2, making each
+    term a relative error. The paper's equal weights with content 1 and style 5 (the authors' code) do
+    not carry over: that code averages the squared Gram error over the C_j^2 entries (MSECriterion)
+    and feeds Caffe-scaled pixels, so with this module's summed Frobenius norm its style term would be
+    C_j^2 (4k to 262k) times too strong. For VGG16 these weights are untested (no VGG16 weights were
+    at hand when they were chosen); TF-Inception: its layers' Gram matrices differ in size (squared
+    norms on the style photo: about 4, 4 and 20). Style 10 and TV 10 (TV as mean squared differences of [-1, 1] pixels) were chosen on
     held-out chelsea, by eye and by the losses, from style 3-100 and TV 0.01-10: a lower TV leaves a
     pixel-level grid (the Inception's stride-2 first layer is blind to part of it), a higher style
     weight dissolves the content within the cpu budget's few hundred steps.
     """
-    if L.name == "vgg16":
-        return dict(content=1.0, style=5.0, tv=1e-3, layers={k: 1.0 for k in L.style_layers})
     return dict(content=1.0, style=10.0, tv=10.0, layers="relative")
 
 
@@ -314,7 +314,7 @@ def train_style(s: dict, crit: StyleCriterion, seed: int = 0, ckpt: Path | None 
     photos = training_photos(s["photo_side"])
     history = train(net, lambda x, opt, g: style_step(net, opt, x, crit),
                     lambda g: random_scaled_crops(photos, s["batch_size"], s["crop"], g),
-                    s["steps"], s["lr"], seed, record or {"settings": s, "upsample": upsample}, ckpt, resume,
+                    s["steps"], s["lr"], seed, record or {"settings": s, "upsample": upsample, "loss_network": crit.L.name}, ckpt, resume,
                     progress, desc=f"transform net ({upsample})")
     return net, history
 
@@ -334,7 +334,8 @@ def train_sr(s: dict, kind: str, factor: int, L: lossnet.LossNetwork | None, see
     crop = s["crop"] - s["crop"] % factor
     history = train(net, lambda hr, opt, g: sr_step(net, opt, hr, loss_fn, factor, g),
                     lambda g: random_scaled_crops(photos, s["batch_size"], crop, g),
-                    s["steps"], s["lr"], seed, record or {"settings": s, "kind": kind, "factor": factor}, ckpt, resume,
+                    s["steps"], s["lr"], seed, record or {"settings": s, "kind": kind, "factor": factor,
+                                                      "loss_network": None if L is None else L.name}, ckpt, resume,
                     progress, desc=f"SR x{factor} ({kind} loss)")
     return net, history
 

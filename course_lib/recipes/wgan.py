@@ -71,6 +71,8 @@ def toy_settings(budget_name: str) -> dict:
     return s
 
 
+WGAN_LR = 5e-5  # WGAN (clipping): RMSprop, paper
+
 # WGAN-GP on the toys. The authors' toy script: Adam 1e-4, betas (0.5, 0.9), lambda 0.1, 100,000 updates.
 # A cpu lecture has 2,500: lr 2e-4 with a linear decay to 0 (as their CIFAR-10 ResNet script does)
 # lets the samples settle on the modes by the end; lambda stays the paper's 10.
@@ -106,8 +108,11 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     trainer_kwargs = {"n_critic": 5, "critic_schedule": schedule}
 
     def optimizers(G, D, lr, betas):
+        # recorded with the run, since the config's lr and betas are Adam's and do not apply to WGAN
         if clip:  # the paper: momentum-based optimisers (Adam) made the clipped critic unstable
-            return torch.optim.RMSprop(G.parameters(), lr=5e-5), torch.optim.RMSprop(D.parameters(), lr=5e-5)
+            extra["optimizer"] = {"name": "RMSprop", "lr": WGAN_LR}
+            return torch.optim.RMSprop(G.parameters(), lr=WGAN_LR), torch.optim.RMSprop(D.parameters(), lr=WGAN_LR)
+        extra["optimizer"] = {"name": "Adam", "lr": lr, "betas": list(betas)}
         return torch.optim.Adam(G.parameters(), lr=lr, betas=betas), torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
 
     if toy:
@@ -120,7 +125,7 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
         return exp
     if data_name != "anime":
         raise ValueError(f"{model} trains on ring8, grid25 or anime, not {data_name!r}.")
-    data = dataset(data_name, size=s["image_size"], n=s["n_train"], seed=seed)
+    data = dataset(data_name, size=s["image_size"], n=s["n_train"])  # the training faces; the run seed is for init and noise
     cfg = dcgan.DCGANConfig(image_size=s["image_size"], g_width=s["width"], d_width=s["d_width"],
                             batch_size=s["batch_size"], lr=1e-4, betas=(0.0, 0.9),
                             d_norm="batch" if clip else "none")  # WGAN's code keeps DCGAN's BN; GP must not
