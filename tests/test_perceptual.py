@@ -249,3 +249,10 @@ def test_get_vgg16_check_rejects_a_file_that_is_not_vgg16(tmp_path, monkeypatch)
     monkeypatch.setattr(lossnet, "vgg16_cache_path", lambda: fake)
     with pytest.raises(SystemExit, match="damaged or not VGG16"):
         get_vgg16.main(["--check"])
+
+
+def test_sr_feature_layer_is_relu2_2_for_vgg16_and_the_deepest_inception_tap(L):
+    assert perceptual.sr_feature_layer(L) == ("relu2_2" if L.name == "vgg16" else L.layers[-1])
+    hr = torch.rand(1, 3, 32, 32) * 2 - 1
+    loss = perceptual.sr_loss("feature", L, random_phase=False)
+    assert loss(hr, hr).item() == 0.0 and loss(hr.flip(-1), hr).item() > 0
