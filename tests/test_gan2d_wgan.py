@@ -170,7 +170,7 @@ def test_command_line_writes_mode_coverage_and_samples_points(tmp_path):
     cov = metrics["coverage"]
     assert cov["samples"] == 2500 and cov["n_modes"] == 8 and 0 <= cov["high_quality"] <= 1
     assert [r["step"] for r in metrics["coverage_over_training"]] == [1, 2, 3, 4]
-    assert metrics["settings"]["objective"]["gp_weight"] == 10.0
+    assert metrics["settings"]["objective"]["gp_weight"] == 0.1  # the authors' toy script
     assert main(["sample", str(out), "--n", "5", "--out", str(tmp_path / "s.pt")]) == 0
     assert torch.load(tmp_path / "s.pt").shape == (5, 2)
 
