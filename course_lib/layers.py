@@ -5,6 +5,7 @@ family only stay in that family's file.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -66,3 +67,10 @@ def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
         return x, (h, w)
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+def adam_pair(G: nn.Module, D: nn.Module, cfg) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """One Adam for G and one for D, both with ``cfg.lr`` and ``cfg.betas`` (every model family whose
+    paper trains both players with the same Adam settings exposes this as its ``make_optimizers``)."""
+    return (torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
+            torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas))

@@ -30,8 +30,8 @@ from ..runtime import cache_dir, pick
 from ..storage import cached_network
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 
-# the face sets' seeds live with the faces (data.anime); named here too for the readers of FD
-from ..data.anime import FEATURE_TRAIN_SEED, GAN_TRAIN_SEED, HELDOUT_SEED, REFERENCE_SEED  # noqa: F401
+# the face sets' seeds live with the faces (data.anime)
+from ..data.anime import FEATURE_TRAIN_SEED, HELDOUT_SEED, REFERENCE_SEED
 MIN_ACCURACY = 0.95
 
 

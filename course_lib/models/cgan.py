@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..layers import adam_pair
 from . import dcgan
 
 
@@ -138,8 +139,4 @@ def build(cfg: CGANConfig) -> tuple[Generator, Discriminator]:
     return Generator(cfg), Discriminator(cfg)
 
 
-def make_optimizers(G: nn.Module, D: nn.Module, cfg: CGANConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    return (
-        torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
-        torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas),
-    )
+make_optimizers = adam_pair  # Adam(cfg.lr, cfg.betas) for G and for D

@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
-from ..layers import norm_layer
+from ..layers import adam_pair, norm_layer
 
 
 @dataclass
@@ -116,8 +115,4 @@ def build(cfg: DCGANConfig) -> tuple[Generator, Discriminator]:
     return Generator(cfg), Discriminator(cfg)
 
 
-def make_optimizers(G: nn.Module, D: nn.Module, cfg: DCGANConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    return (
-        torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
-        torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas),
-    )
+make_optimizers = adam_pair  # Adam(cfg.lr, cfg.betas) for G and for D

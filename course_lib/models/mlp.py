@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
+
+from ..layers import adam_pair
 
 
 @dataclass
@@ -74,8 +75,4 @@ def linear_layers(net: nn.Module) -> list[tuple[str, nn.Linear]]:
     return [(f"layer {i + 1}", m) for i, m in enumerate(m for m in net.modules() if isinstance(m, nn.Linear))]
 
 
-def make_optimizers(G: nn.Module, D: nn.Module, cfg: MLPConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    return (
-        torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
-        torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas),
-    )
+make_optimizers = adam_pair  # Adam(cfg.lr, cfg.betas) for G and for D

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
-from ..layers import pad_to_multiple  # noqa: F401  (also public here: tiling pads with it)
+from ..layers import adam_pair, pad_to_multiple  # noqa: F401  (also public here: tiling pads with it)
 
 
 @dataclass
@@ -226,6 +226,4 @@ def build(cfg: SiameseHDConfig, naive: bool = False) -> tuple[Generator, Siamese
     return Generator(cfg), SiameseDiscriminator(cfg, image_size=cfg.tile if naive else 2 * cfg.tile)
 
 
-def make_optimizers(G: nn.Module, D: nn.Module, cfg: SiameseHDConfig):
-    return (torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
-            torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas))
+make_optimizers = adam_pair  # Adam(cfg.lr, cfg.betas) for G and for D
