@@ -31,6 +31,8 @@ def test_train_writes_checkpoint_figures_and_metrics(smoke_run):
     assert set(m["fd_baselines"]) == {"real_heldout", "real_blurred", "real_one_hair_colour", "untrained_G"}
     assert m["face_features"]["reportable"] is False  # a smoke-scale feature net is never trusted
     assert {"samples_to_train", "heldout_to_train", "passed"} <= set(m["memorisation"])
+    assert set(m["attribute_gap"]) == {"hair_colour", "hair_style", "eye_colour", "face_shape", "mouth"}
+    assert all(0 <= v <= 1 for v in m["attribute_gap"].values())
     assert m["fid"]["samples"] == 8 and m["fid"]["value"] > 0
 
 

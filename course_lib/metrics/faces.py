@@ -110,6 +110,28 @@ def attribute_accuracy(net: FaceFeatureNet, images: Tensor, labels: dict[str, Te
     return {k: c / len(images) for k, c in correct.items()}
 
 
+@torch.no_grad()
+def attribute_shares(net: FaceFeatureNet, images: Tensor) -> dict[str, Tensor]:
+    """For each attribute, the share of ``images`` the network reads as each of its values (sums to 1).
+
+    On a G's samples beside held-out real faces this says *which* attributes G gets wrong (a collapsed
+    eye colour, a missing mouth), which one FD number cannot.
+    """
+    net.eval()
+    device = next(net.parameters()).device
+    counts = {k: torch.zeros(len(v)) for k, v in anime.ATTRIBUTES.items()}
+    for i in range(0, len(images), 500):
+        out = net(images[i : i + 500].to(device))
+        for k in counts:
+            counts[k] += torch.bincount(out[k].argmax(1).cpu(), minlength=len(counts[k])).float()
+    return {k: c / len(images) for k, c in counts.items()}
+
+
+def share_gap(p: Tensor, q: Tensor) -> float:
+    """Total variation distance between two share vectors: 0 same, 1 disjoint."""
+    return 0.5 * float((p - q).abs().sum())
+
+
 def train_face_net(settings: FaceNetSettings, progress: bool = True) -> tuple[FaceFeatureNet, dict[str, float]]:
     """Train the attribute reader on its own seed; held-out accuracy on the REFERENCE_SEED set."""
     from tqdm.auto import tqdm
