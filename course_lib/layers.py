@@ -54,15 +54,16 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
-    """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple``; returns (padded, (H, W)).
+def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 0) -> tuple[Tensor, tuple[int, int]]:
+    """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple`` (and at least ``minimum``
+    per side); returns (padded, (H, W)).
 
     Reflect padding where the image is larger than the pad (reflection needs pad < side), replicate
     otherwise (e.g. an image smaller than one tile): never a crash, and the content is mirrored, not
     zeros, so G sees no artificial black frame.
     """
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = (-max(h, minimum)) % multiple + max(minimum - h, 0), (-max(w, minimum)) % multiple + max(minimum - w, 0)
     if ph == 0 and pw == 0:
         return x, (h, w)
     mode = "reflect" if ph < h and pw < w else "replicate"

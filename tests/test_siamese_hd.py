@@ -103,6 +103,10 @@ def test_padding_reflects_when_it_can_and_replicates_otherwise():
     padded, _ = shd.pad_to_multiple(big, 4)  # 3 rows < 5 and 2 columns < 6: reflect
     assert torch.equal(padded[0, 0, 5, :6], big[0, 0, 3])  # reflection skips the edge row
     assert torch.equal(padded[0, 0, 0, 6:], big[0, 0, 0, [4, 3]])
+    padded, size = shd.pad_to_multiple(x, 4, minimum=8)  # at least 8 per side, still multiples of 4
+    assert size == (2, 3) and padded.shape == (1, 1, 8, 8) and torch.equal(padded[..., :2, :3], x)
+    padded, _ = shd.pad_to_multiple(big, 4, minimum=7)
+    assert padded.shape == (1, 1, 8, 8)
 
 
 def test_translate_full_translates_tiles_independently():
@@ -237,7 +241,44 @@ def test_objective_weights_the_terms_as_documented():
     expected = st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + st["D_travel_mse"] + st["D_pair_margin"])
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     loss, st = tr.objective.g_loss(tr.G, tr.D, batch, tr._ctx)
-    assert loss.item() == pytest.approx((st["G1_pull"] + w * (st["G2_travel_cos"] + st["G_travel_mse"])).item(), rel=1e-5)
+    w_id = tr.objective.identity_weight
+    assert w_id > 0
+    expected = st["G1_pull"] + w * (st["G2_travel_cos"] + st["G_travel_mse"]) + w_id * st["G_identity"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_identity_term_is_zero_for_an_identity_g_and_sees_paintings_only():
+    s = recipe.settings("smoke")
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    a, b = tr.data.next(torch.Generator().manual_seed(0))
+    obj = tr.objective
+    _, st = obj.g_loss(nn.Identity(), tr.D, (a, b), tr._ctx)
+    assert st["G_identity"].item() == 0.0
+    darker = lambda x: x * 0.5  # noqa: E731  (a "G" that changes colours: the term measures it on B)
+    _, st = obj.g_loss(darker, tr.D, (a, b), tr._ctx)
+    assert st["G_identity"].item() == pytest.approx((b * 0.5 - b).abs().mean().item(), rel=1e-5)
+
+
+def test_detail_layer_d_ignores_palette_shifts_but_sees_seams():
+    torch.manual_seed(0)
+    cfg = shd.SiameseHDConfig(tile=8, g_width=4, g_blocks=1, d_width=8, lenvec=16)
+    D = shd.SiameseDiscriminator(cfg)
+    x = torch.rand(2, 3, 16, 16) * 1.2 - 0.6
+    for _ in range(10):  # spectral norm's power iteration settles in training mode, then stays put in eval
+        D(x)
+    D.eval()
+    shifted = x + torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)  # a global colour cast
+    assert torch.allclose(D(shifted), D(x), atol=1e-5)
+    seam = x.clone()
+    seam[..., :, 8:] += 0.3  # one half brighter: a step at the tile border is a detail
+    assert not torch.allclose(D(seam), D(x), atol=1e-3)
+    flat = shd.detail_layer(torch.full((1, 3, 9, 9), 0.4))
+    assert flat.abs().max() < 1e-6
+    with pytest.raises(ValueError, match="odd"):
+        shd.detail_layer(x, 4)
+    D_pixels = shd.SiameseDiscriminator(shd.SiameseHDConfig(tile=8, d_width=8, lenvec=16, d_sees="image"))
+    D_pixels(x)
+    assert not torch.allclose(D_pixels(shifted), D_pixels(x), atol=1e-3)
 
 
 def test_checkpoint_rebuilds_the_generator(tmp_path):
@@ -248,7 +289,9 @@ def test_checkpoint_rebuilds_the_generator(tmp_path):
     tr.save(tmp_path / "c.pt")
     G = recipe.load_generator(tmp_path / "c.pt", device="cpu")
     x = torch.rand(2, 3, 8, 8) * 2 - 1
-    assert torch.allclose(G(x), tr.G.eval()(x))
+    assert tr.G_ema is not None  # what is measured and sampled is the moving average of G
+    assert torch.allclose(G(x), tr.G_ema.eval()(x))
+    assert not torch.allclose(G(x), tr.G.eval()(x))
 
 
 # --- data_scripts/get_vangogh.py, offline -------------------------------------------------------------------
