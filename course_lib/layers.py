@@ -63,7 +63,12 @@ def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 0) -> tuple[Tensor,
     zeros, so G sees no artificial black frame.
     """
     h, w = x.shape[-2:]
-    ph, pw = (-max(h, minimum)) % multiple + max(minimum - h, 0), (-max(w, minimum)) % multiple + max(minimum - w, 0)
+
+    def target(side: int) -> int:
+        side = max(side, minimum)
+        return side + (-side) % multiple
+
+    ph, pw = target(h) - h, target(w) - w
     if ph == 0 and pw == 0:
         return x, (h, w)
     mode = "reflect" if ph < h and pw < w else "replicate"

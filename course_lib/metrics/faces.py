@@ -99,32 +99,27 @@ def extract(net: FaceFeatureNet, images: Tensor, batch_size: int = 500) -> Tenso
 
 
 @torch.no_grad()
-def attribute_accuracy(net: FaceFeatureNet, images: Tensor, labels: dict[str, Tensor]) -> dict[str, float]:
+def read_attributes(net: FaceFeatureNet, images: Tensor, batch_size: int = 500) -> dict[str, Tensor]:
+    """What the network reads on each image: the most likely value of every attribute, (N,) on the CPU."""
     net.eval()
     device = next(net.parameters()).device
-    correct = {k: 0 for k in anime.ATTRIBUTES}
-    for i in range(0, len(images), 500):
-        out = net(images[i : i + 500].to(device))
-        for k in correct:
-            correct[k] += int((out[k].argmax(1).cpu() == labels[k][i : i + 500]).sum())
-    return {k: c / len(images) for k, c in correct.items()}
+    outs = [net(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
+    return {k: torch.cat([o[k].argmax(1).cpu() for o in outs]) for k in anime.ATTRIBUTES}
 
 
-@torch.no_grad()
+def attribute_accuracy(net: FaceFeatureNet, images: Tensor, labels: dict[str, Tensor]) -> dict[str, float]:
+    read = read_attributes(net, images)
+    return {k: float((read[k] == labels[k]).float().mean()) for k in anime.ATTRIBUTES}
+
+
 def attribute_shares(net: FaceFeatureNet, images: Tensor) -> dict[str, Tensor]:
     """For each attribute, the share of ``images`` the network reads as each of its values (sums to 1).
 
     On a G's samples beside held-out real faces this says *which* attributes G gets wrong (a collapsed
     eye colour, a missing mouth), which one FD number cannot.
     """
-    net.eval()
-    device = next(net.parameters()).device
-    counts = {k: torch.zeros(len(v)) for k, v in anime.ATTRIBUTES.items()}
-    for i in range(0, len(images), 500):
-        out = net(images[i : i + 500].to(device))
-        for k in counts:
-            counts[k] += torch.bincount(out[k].argmax(1).cpu(), minlength=len(counts[k])).float()
-    return {k: c / len(images) for k, c in counts.items()}
+    read = read_attributes(net, images)
+    return {k: torch.bincount(read[k], minlength=len(v)).float() / len(images) for k, v in anime.ATTRIBUTES.items()}
 
 
 def share_gap(p: Tensor, q: Tensor) -> float:
@@ -230,6 +225,12 @@ class FaceEvaluator:
     def normalised(fd_g: float, fd_untrained: float, fd_real: float) -> float:
         """(FD_untrained - FD_G) / (FD_untrained - FD_real): 0 for an untrained G, 1 for real faces."""
         return (fd_untrained - fd_g) / max(fd_untrained - fd_real, 1e-12)
+
+    def attribute_gap(self, samples: Tensor) -> dict[str, float]:
+        """Per attribute, the total variation between what the network reads on ``samples`` and on
+        held-out real faces (0: the same mix of values, 1: nothing in common)."""
+        heldout = attribute_shares(self.net, anime.procedural_faces(self.n, self.size, seed=HELDOUT_SEED)[0])
+        return {k: share_gap(v, heldout[k]) for k, v in attribute_shares(self.net, samples).items()}
 
     def memorisation(self, samples: Tensor, train_images: Tensor) -> dict[str, float | bool]:
         """Does G copy its training faces? Compare nearest-training-face distances with held-out faces'.
