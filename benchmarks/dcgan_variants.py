@@ -1,0 +1,144 @@
+"""Lecture 01's DCGAN at the cpu budget's scale (32x32 faces, 6,000 updates), and variants of it, measured.
+
+    python benchmarks/dcgan_variants.py base='{}' g64='{"g_width": 64}' --out /tmp/variants.jsonl
+    python benchmarks/dcgan_variants.py --table /tmp/variants.jsonl [more.jsonl ...]   # the markdown table
+
+Each NAME=JSON overrides the cpu settings of ``course_lib.recipes.dcgan`` (keys below, in ``BASE``),
+trains on the machine's device (COURSE_DEVICE overrides) and, after 3,000, 5,000 and 6,000 updates,
+measures lecture 01's FD (the face-feature network's space, 2,000 samples, ``FaceEvaluator`` at the cpu
+budget) divided by the blurred-real baseline's, for the raw G and for moving averages of G with
+several decays (the recipe keeps one, 0.999), plus the attribute gaps and the memorisation check.
+One JSON line per measurement is appended to ``--out`` as soon as it exists, so a run cut short keeps
+what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
+data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
+standard deviation (``mbstd``, Karras et al. 2018) or give G and D different learning rates.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+from course_lib import evaluation
+from course_lib.metrics.faces import FaceEvaluator
+from course_lib.models import dcgan
+from course_lib.objectives import GANObjective
+from course_lib.registry import dataset
+from course_lib.runtime import get_device
+from course_lib.training import TensorBatches, Trainer, ema_update, refresh_batchnorm
+
+BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
+            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None)
+MARKS = (3000, 5000, 6000, 12_000, 24_000)
+EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's mean feature standard deviation as one more channel (ProGAN's trick)."""
+
+    def forward(self, x):
+        s = x.float().std(0, unbiased=False).mean().to(x.dtype)
+        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], 1)
+
+
+def build(s: dict) -> tuple[nn.Module, nn.Module]:
+    cfg = dcgan.DCGANConfig(image_size=32, g_width=s["g_width"], d_width=s["d_width"], batch_size=s["batch_size"])
+    torch.manual_seed(s["seed"])
+    G, D = dcgan.build(cfg)
+    if s["mbstd"]:
+        last = D.net[-1]
+        D.net[-1] = nn.Sequential(MinibatchStd(), nn.Conv2d(last.in_channels + 1, 1, 4, 1, 0))
+        dcgan.init_dcgan_weights(D.net[-1][1])
+    return G, D
+
+
+def samples(G: nn.Module, z: torch.Tensor, device) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([G(part.to(device)).float().cpu() for part in z.split(500)])
+
+
+def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, out_path: str) -> None:
+    s = {**BASE, **overrides}
+    device = get_device()
+    data = dataset("anime", size=32, n=s["n_train"])
+    G, D = build(s)
+    opt_G = torch.optim.Adam(G.parameters(), s["lr_g"], betas=tuple(s["betas"]))
+    opt_D = torch.optim.Adam(D.parameters(), s["lr_d"], betas=tuple(s["betas"]))
+    tr = Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data.images, batch_size=s["batch_size"]), z_dim=100,
+                 device=device, seed=s["seed"], amp=s["amp"], channels_last=s["channels_last"], log_every=50)
+    averages = {d: copy.deepcopy(tr.G).eval().requires_grad_(False) for d in EMA_DECAYS}
+    tr.callbacks.append(lambda t: [ema_update(g, t.G, d) for d, g in averages.items()])
+    z = evaluation.fixed_noise(2000, 100, evaluation.EVAL_NOISE_SEED)
+    t0 = time.perf_counter()
+    for mark in [m for m in MARKS if m < s["steps"]] + [s["steps"]]:
+        tr.fit(mark, progress=False)
+        seconds = time.perf_counter() - t0
+        tr.G.eval()
+        ratios = {"raw": ev.fd(samples(tr.G, z, device)) / blurred}
+        tr.G.train()
+        for decay, g in averages.items():
+            refresh_batchnorm(g, tr.noise_for_refresh)
+            ratios[str(decay)] = ev.fd(samples(g, z, device)) / blurred
+        ema = samples(averages[0.999], z, device)  # the recipe's average: gaps and memorisation
+        row = {"name": name, "step": mark, "train_seconds": round(seconds, 1), "device": str(device),
+               "fd_over_blurred": {k: round(v, 4) for k, v in ratios.items()},
+               "attribute_gap": {k: round(v, 3) for k, v in ev.attribute_gap(ema).items()},
+               "memorisation_passed": ev.memorisation(ema, data.images)["passed"], "settings": s}
+        print(json.dumps(row), flush=True)
+        with open(out_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def table(paths: list[str]) -> str:
+    rows = [json.loads(line) for p in paths for line in open(p) if line.strip()]
+    finals = {}
+    for r in rows:  # the last mark of each variant
+        if r["step"] >= finals.get(r["name"], {"step": -1})["step"]:
+            finals[r["name"]] = r
+    lines = ["| variant | changed | updates | FD/blurred raw G | EMA 0.99 | 0.995 | 0.999 (recipe) | eye-colour gap | memorisation |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in sorted(finals.items()):
+        changed = {k: v for k, v in r["settings"].items() if BASE.get(k) != v}
+        f = {k: f"{v:.3f}" for k, v in r["fd_over_blurred"].items()}
+        lines.append(f"| {name} | {json.dumps(changed) if changed else 'none'} | {r['step']:,} | {f['raw']} | "
+                     f"{f.get('0.99', '-')} | {f.get('0.995', '-')} | {f['0.999']} | {r['attribute_gap']['eye_colour']:.2f} | "
+                     f"{'passed' if r['memorisation_passed'] else 'FAILED'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("variants", nargs="*", help="NAME=JSON overrides of BASE")
+    p.add_argument("--out", help="JSON-lines file the measurements are appended to")
+    p.add_argument("--table", nargs="+", metavar="JSONL", help="print the markdown table of finished runs")
+    args = p.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not args.out or not args.variants:
+        p.error("give NAME=JSON variants and --out FILE (or --table FILES)")
+    parsed = []
+    for arg in args.variants:
+        name, sep, text = arg.partition("=")
+        try:
+            parsed.append((name, json.loads(text or "{}")))
+        except json.JSONDecodeError as err:
+            sys.exit(f"{arg!r}: the part after '=' must be JSON, e.g. g64='{{\"g_width\": 64}}' ({err})")
+        unknown = set(parsed[-1][1]) - set(BASE)
+        if unknown:
+            sys.exit(f"{name}: unknown setting(s) {sorted(unknown)}; known: {sorted(BASE)}")
+    ev = FaceEvaluator(32, n=2000, budget_name="cpu", progress=False)
+    torch.manual_seed(0)
+    untrained = dcgan.Generator(dcgan.DCGANConfig(image_size=32, g_width=32, d_width=32)).eval()
+    blurred = ev.baselines(samples(untrained, evaluation.fixed_noise(2000, 100, evaluation.EVAL_NOISE_SEED), "cpu"))["real_blurred"]
+    for name, overrides in parsed:
+        run_variant(name, overrides, ev, blurred, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Lecture 12 (siamese-hd): variants of the recipe, trained anywhere and measured where the Inception weights are.
+
+    python benchmarks/siamese_hd_variants.py train G.pt base='{"marks": [2500, 5000]}' \\
+        tw5='{"settings": {"travel_weight": 5.0}, "marks": [2500]}' gpu='{"budget": "gpu", "marks": [2500]}'
+    python benchmarks/siamese_hd_variants.py evaluate G.pt [more.pt ...] --out results.jsonl
+
+``train``: each NAME=JSON is a run of ``recipe.make_trainer`` (the Combo model, or ``"naive": true``) at
+``"budget"`` (default cpu) with ``"settings"`` overriding the budget's settings (any
+``SiameseHDConfig`` field: lr, travel_weight, identity_weight, detail_window, ...), seed ``"seed"``;
+after each of ``"marks"`` updates the moving average of G is saved into the .pt file (rewritten after
+each, so a run cut short keeps its G's). It runs on the machine's device: a GPU machine without the
+FID Inception weights can train, and this machine can ``evaluate``.
+``evaluate``: the recipe's own ``evaluate`` (seam scores, style distance closed) on the held-out photo
+for every saved G, one JSON line each.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+import torch
+
+from course_lib.models import siamese_hd as shd
+from course_lib.recipes import siamese_hd as recipe
+
+FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
+
+
+def config(s: dict) -> shd.SiameseHDConfig:
+    """Every SiameseHDConfig field the settings name (the recipe's model_config passes only some)."""
+    return shd.SiameseHDConfig(**{k: (tuple(v) if k == "betas" else v) for k, v in s.items() if k in FIELDS})
+
+
+def train(path: str, variants: list[tuple[str, dict]]) -> None:
+    recipe.model_config = config  # so that make_trainer builds the variant's model and losses
+    saved: dict = {}
+    for name, v in variants:
+        s = {**recipe.settings(v.get("budget", "cpu")), **v.get("settings", {})}
+        seed = v.get("seed", 0)
+        tr = recipe.make_trainer(recipe.load_data(s, seed), s, seed, naive=v.get("naive", False))
+        t0 = time.perf_counter()
+        for mark in v["marks"]:
+            tr.fit(mark, progress=False)
+            G = tr.sampler()
+            saved[f"{name}@{mark}"] = {"settings": s, "seed": seed, "naive": v.get("naive", False), "step": mark,
+                                       "sec": round(time.perf_counter() - t0, 1), "device": str(tr.device),
+                                       "G": {k: x.detach().cpu() for k, x in G.state_dict().items()}}
+            torch.save(saved, path)
+            print(name, mark, f"{time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def evaluate(paths: list[str], out: str | None) -> None:
+    domains = {}
+    for path in paths:
+        for key, e in torch.load(path, map_location="cpu", weights_only=False).items():
+            s = e["settings"]
+            G = shd.Generator(config(s))
+            G.load_state_dict(e["G"])
+            data_key = (s["tile"], s["factor"], s.get("max_side"), e["seed"])
+            if data_key not in domains:
+                domains[data_key] = recipe.load_data(s, e["seed"])
+            m = recipe.evaluate(G, None, domains[data_key], s["tile"])
+            row = {"run": key, "train_seconds": e["sec"], "trained_on": e.get("device", "?"), "naive": e["naive"],
+                   "changed": {k: v for k, v in s.items() if recipe.settings("cpu").get(k) != v}, **m}
+            print(json.dumps(row), flush=True)
+            if out:
+                with open(out, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("path")
+    t.add_argument("variants", nargs="+", help='NAME=JSON, e.g. base=\'{"marks": [2500]}\'')
+    e = sub.add_parser("evaluate")
+    e.add_argument("paths", nargs="+")
+    e.add_argument("--out")
+    args = p.parse_args()
+    if args.command == "evaluate":
+        return evaluate(args.paths, args.out)
+    variants = []
+    for arg in args.variants:
+        name, _, text = arg.partition("=")
+        try:
+            v = json.loads(text)
+        except json.JSONDecodeError as err:
+            sys.exit(f"{arg!r}: the part after '=' must be JSON with at least \"marks\" ({err})")
+        unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu"))
+        if "marks" not in v or unknown:
+            sys.exit(f"{name}: needs \"marks\" (a list of update counts); unknown settings: {sorted(unknown)}")
+        variants.append((name, v))
+    train(args.path, variants)
+
+
+if __name__ == "__main__":
+    main()
