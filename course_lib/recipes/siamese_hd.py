@@ -13,9 +13,13 @@ losses and the shared ``Trainer``:
 then translates the held-out photo tile by tile with each (``translate_full``), and with the Combo's
 G applied to the whole image at once, and measures seams (``seam_score``) and style distance to the
 photo's painterly version (``StyleMeter``). Per budget: smoke S = 8 (every path in seconds), cpu
-S = 32 on photos downscaled x2 (2,500 updates each), gpu S = 64 (the article's tile) on photos
-downscaled x2. What is measured and sampled is an exponential moving average of G (decay 0.995 at cpu,
-0.999 at gpu; our choice, not the article's): a single G's translation flickers from step to step.
+S = 32 on photos downscaled x2, gpu S = 64 (the article's tile) on photos downscaled x2; 2,500 updates
+each at both. More updates made things worse in every run we measured (on an H100, seed 0, see
+benchmarks/results/siamese_hd_variants_h100.md): the cpu-scale Combo after 2,500 / 5,000 / 10,000
+updates had seams 1.29 / 1.86 / 2.22 and closed 21% / 20% / -16% of the style distance; the gpu-scale
+one after 2,500 / 5,000, seams 2.00 / 2.22 and 18% / 11%. What is measured and sampled is an
+exponential moving average of G (decay 0.995 at cpu, 0.999 at gpu; our choice, not the article's): a
+single G's translation flickers from step to step.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def settings(budget_name: str) -> dict:
         cpu=dict(tile=32, factor=2.0, g_width=16, g_blocks=1, d_width=16, lenvec=128, batch_size=8,
                  steps=2500, naive_steps=2500, ema_decay=0.995, log_every=10),
         gpu=dict(tile=64, factor=2.0, g_width=32, g_blocks=3, d_width=32, lenvec=128, batch_size=16,
-                 steps=10_000, naive_steps=10_000, ema_decay=0.999, log_every=25),
+                 steps=2500, naive_steps=2500, ema_decay=0.999, log_every=25),
         budget_name=budget_name,
     )
 
