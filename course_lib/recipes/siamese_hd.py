@@ -15,7 +15,7 @@ G applied to the whole image at once, and measures seams (``seam_score``) and st
 photo's painterly version (``StyleMeter``). Per budget: smoke S = 8 (every path in seconds), cpu
 S = 32 on photos downscaled x2, gpu S = 64 (the article's tile) on photos downscaled x2; 2,500 updates
 each at both. More updates made things worse in every run we measured (on an H100, seed 0, see
-benchmarks/results/siamese_hd_variants_h100.md): the cpu-scale Combo after 2,500 / 5,000 / 10,000
+benchmarks/results/h100.md): the cpu-scale Combo after 2,500 / 5,000 / 10,000
 updates had seams 1.29 / 1.86 / 2.22 and closed 21% / 20% / -16% of the style distance; the gpu-scale
 one after 2,500 / 5,000, seams 2.00 / 2.22 and 18% / 11%. What is measured and sampled is an
 exponential moving average of G (decay 0.999; our choice, not the article's): a single G's translation
