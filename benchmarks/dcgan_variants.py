@@ -30,10 +30,10 @@ from course_lib.models import dcgan
 from course_lib.objectives import GANObjective
 from course_lib.registry import dataset
 from course_lib.runtime import get_device
-from course_lib.training import TensorBatches, Trainer, ema_update, refresh_batchnorm
+from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_decay, refresh_batchnorm
 
 BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
-            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None)
+            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=None)
 MARKS = (3000, 5000, 6000, 12_000, 24_000)
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
 
@@ -73,6 +73,8 @@ def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, o
                  device=device, seed=s["seed"], amp=s["amp"], channels_last=s["channels_last"], log_every=50)
     averages = {d: copy.deepcopy(tr.G).eval().requires_grad_(False) for d in EMA_DECAYS}
     tr.callbacks.append(lambda t: [ema_update(g, t.G, d) for d, g in averages.items()])
+    if s["lr_decay_from"] is not None:  # both learning rates fall linearly to 0 from this fraction of the run
+        tr.callbacks.append(linear_lr_decay([opt_G, opt_D], int(s["lr_decay_from"] * s["steps"]), s["steps"]))
     z = evaluation.fixed_noise(2000, 100, evaluation.EVAL_NOISE_SEED)
     t0 = time.perf_counter()
     for mark in [m for m in MARKS if m < s["steps"]] + [s["steps"]]:

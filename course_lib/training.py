@@ -419,6 +419,25 @@ def snapshot_callback(fixed_z: Tensor, steps: Iterable[int], *fixed_cond: Tensor
     return at_steps(steps, take)
 
 
+def linear_lr_decay(optimisers: Sequence[torch.optim.Optimizer], start: int, end: int) -> Callback:
+    """Every learning rate falls linearly from its value now to 0 between update ``start`` and ``end``.
+
+    The rate is set from the update count after every update, so a resumed run (whose optimiser
+    state carries the decayed rate) continues on the same line.
+    """
+    if not 0 <= start < end:
+        raise ValueError(f"linear_lr_decay needs 0 <= start < end, got start={start}, end={end}.")
+    base = [[group["lr"] for group in opt.param_groups] for opt in optimisers]
+
+    def set_lr(tr: Trainer) -> None:
+        scale = min(1.0, max(0.0, (end - tr.step) / (end - start)))
+        for opt, rates in zip(optimisers, base):
+            for group, lr in zip(opt.param_groups, rates):
+                group["lr"] = lr * scale
+
+    return set_lr
+
+
 def to_uint8(images: Tensor) -> Tensor:
     """[-1, 1] float -> [0, 255] uint8 (compact for snapshots and caches)."""
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

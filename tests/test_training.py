@@ -5,7 +5,7 @@ import torch
 from course_lib.models import dcgan
 from course_lib.objectives import GANObjective
 from course_lib.training import (TensorBatches, Trainer, TrainingDiverged, ema_update, landmark_steps,
-                                 snapshot_callback)
+                                 linear_lr_decay, snapshot_callback)
 
 
 def make_trainer(seed=0, n=64, **kwargs):
@@ -71,6 +71,30 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
         for a, b in zip(getattr(straight, net).state_dict().values(), getattr(resumed, net).state_dict().values()):
             assert torch.equal(a, b), net
     assert [h["d_loss"] for h in straight.history] == [h["d_loss"] for h in resumed.history]
+
+
+def test_linear_lr_decay_holds_then_falls_to_zero_and_resumes_on_the_line(tmp_path):
+    tr = make_trainer()
+    tr.callbacks.append(linear_lr_decay([tr.opt_G, tr.opt_D], start=4, end=8))
+    rates = []
+    tr.callbacks.append(lambda t: rates.append(t.opt_G.param_groups[0]["lr"]))
+    tr.fit(8, progress=False)
+    assert rates == pytest.approx([2e-4] * 4 + [1.5e-4, 1e-4, 0.5e-4, 0.0])
+    assert tr.opt_D.param_groups[0]["lr"] == 0.0
+
+    first = make_trainer()
+    first.callbacks.append(linear_lr_decay([first.opt_G, first.opt_D], start=4, end=8))
+    first.fit(6, progress=False)
+    first.save(tmp_path / "ckpt.pt")
+    resumed = make_trainer()
+    resumed.callbacks.append(linear_lr_decay([resumed.opt_G, resumed.opt_D], start=4, end=8))  # before load
+    resumed.load(tmp_path / "ckpt.pt")
+    assert resumed.opt_G.param_groups[0]["lr"] == pytest.approx(1e-4)
+    resumed.fit(8, progress=False)
+    for a, b in zip(tr.G.state_dict().values(), resumed.G.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="start < end"):
+        linear_lr_decay([tr.opt_G], start=5, end=5)
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path):
