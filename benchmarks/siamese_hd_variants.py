@@ -29,13 +29,7 @@ from course_lib.recipes import siamese_hd as recipe
 FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
 
 
-def config(s: dict) -> shd.SiameseHDConfig:
-    """Every SiameseHDConfig field the settings name (the recipe's model_config passes only some)."""
-    return shd.SiameseHDConfig(**{k: (tuple(v) if k == "betas" else v) for k, v in s.items() if k in FIELDS})
-
-
 def train(path: str, variants: list[tuple[str, dict]]) -> None:
-    recipe.model_config = config  # so that make_trainer builds the variant's model and losses
     saved: dict = {}
     for name, v in variants:
         s = {**recipe.settings(v.get("budget", "cpu")), **v.get("settings", {})}
@@ -57,7 +51,7 @@ def evaluate(paths: list[str], out: str | None) -> None:
     for path in paths:
         for key, e in torch.load(path, map_location="cpu", weights_only=False).items():
             s = e["settings"]
-            G = shd.Generator(config(s))
+            G = shd.Generator(recipe.model_config(s))
             G.load_state_dict(e["G"])
             data_key = (s["tile"], s["factor"], s.get("max_side"), e["seed"])
             if data_key not in domains:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -55,9 +55,10 @@ def settings(budget_name: str) -> dict:
 
 
 def model_config(s: dict) -> shd.SiameseHDConfig:
-    return shd.SiameseHDConfig(tile=s["tile"], g_width=s["g_width"], g_blocks=s["g_blocks"],
-                               d_width=s["d_width"], lenvec=s["lenvec"], batch_size=s["batch_size"],
-                               **{k: s[k] for k in ("padding", "d_sees", "identity_weight") if k in s})
+    """The model's config from a budget's settings (or a recorded config): every SiameseHDConfig field
+    they name; the rest (steps, factor, ...) is the run's, and the config's defaults fill the gaps."""
+    names = {f.name for f in fields(shd.SiameseHDConfig)}
+    return shd.SiameseHDConfig(**{k: (tuple(v) if k == "betas" else v) for k, v in s.items() if k in names})
 
 
 @dataclass
@@ -263,7 +264,7 @@ def loss_terms_figure(history: list[dict], smooth: int = 10):
 
 # --- Checkpoints -----------------------------------------------------------------------------------
 def build_generator(record: dict) -> shd.Generator:
-    return shd.Generator(shd.SiameseHDConfig(**{**record["model_config"], "betas": tuple(record["model_config"]["betas"])}))
+    return shd.Generator(model_config(record["model_config"]))
 
 
 def sample_from_checkpoint(state: dict, n: int = 1, seed: int = 0, label: int | None = None) -> Tensor:
