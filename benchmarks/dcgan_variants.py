@@ -11,7 +11,8 @@ several decays (the recipe keeps one, 0.99 at cpu), plus the attribute gaps and 
 One JSON line per measurement is appended to ``--out`` as soon as it exists, so a run cut short keeps
 what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
 data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
-standard deviation (``mbstd``, Karras et al. 2018) or give G and D different learning rates.
+standard deviation (``mbstd``, Karras et al. 2018) or give G and D different learning rates, and
+``objective="wgan-gp"`` trains lecture 05's WGAN-GP on faces instead (its cpu settings, in ``WGAN_GP``).
 """
 from __future__ import annotations
 
@@ -27,13 +28,17 @@ from torch import nn
 from course_lib import evaluation
 from course_lib.metrics.faces import FaceEvaluator
 from course_lib.models import dcgan
-from course_lib.objectives import GANObjective
+from course_lib.objectives import GANObjective, WGANGPObjective
 from course_lib.registry import dataset
 from course_lib.runtime import get_device
 from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_decay, refresh_batchnorm
 
 BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
-            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=None)
+            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=None,
+            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0)
+# objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
+WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", d_width=16, lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9],
+               steps=1500)
 MARKS = (3000, 5000, 6000, 12_000, 24_000)
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
 
@@ -47,7 +52,8 @@ class MinibatchStd(nn.Module):
 
 
 def build(s: dict) -> tuple[nn.Module, nn.Module]:
-    cfg = dcgan.DCGANConfig(image_size=32, g_width=s["g_width"], d_width=s["d_width"], batch_size=s["batch_size"])
+    cfg = dcgan.DCGANConfig(image_size=32, g_width=s["g_width"], d_width=s["d_width"], batch_size=s["batch_size"],
+                            d_norm=s["d_norm"])
     torch.manual_seed(s["seed"])
     G, D = dcgan.build(cfg)
     if s["mbstd"]:
@@ -63,14 +69,16 @@ def samples(G: nn.Module, z: torch.Tensor, device) -> torch.Tensor:
 
 
 def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, out_path: str) -> None:
-    s = {**BASE, **overrides}
+    s = {**BASE, **(WGAN_GP if overrides.get("objective") == "wgan-gp" else {}), **overrides}
     device = get_device()
     data = dataset("anime", size=32, n=s["n_train"])
     G, D = build(s)
     opt_G = torch.optim.Adam(G.parameters(), s["lr_g"], betas=tuple(s["betas"]))
     opt_D = torch.optim.Adam(D.parameters(), s["lr_d"], betas=tuple(s["betas"]))
-    tr = Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data.images, batch_size=s["batch_size"]), z_dim=100,
-                 device=device, seed=s["seed"], amp=s["amp"], channels_last=s["channels_last"], log_every=50)
+    objective = WGANGPObjective(gp_weight=s["gp_weight"]) if s["objective"] == "wgan-gp" else GANObjective()
+    tr = Trainer(G, D, objective, opt_G, opt_D, TensorBatches(data.images, batch_size=s["batch_size"]), z_dim=100,
+                 device=device, seed=s["seed"], amp=s["amp"], channels_last=s["channels_last"], log_every=50,
+                 n_critic=s["n_critic"])
     averages = {d: copy.deepcopy(tr.G).eval().requires_grad_(False) for d in EMA_DECAYS}
     tr.callbacks.append(lambda t: [ema_update(g, t.G, d) for d, g in averages.items()])
     if s["lr_decay_from"] is not None:  # both learning rates fall linearly to 0 from this fraction of the run

@@ -430,7 +430,7 @@ def linear_lr_decay(optimisers: Sequence[torch.optim.Optimizer], start: int, end
     base = [[group["lr"] for group in opt.param_groups] for opt in optimisers]
 
     def set_lr(tr: Trainer) -> None:
-        scale = min(1.0, max(0.0, (end - tr.step) / (end - start)))
+        scale = min(1.0, max(0.0, 1.0 - (tr.step - start) / (end - start)))
         for opt, rates in zip(optimisers, base):
             for group, lr in zip(opt.param_groups, rates):
                 group["lr"] = lr * scale

@@ -27,7 +27,7 @@ from ..models import dcgan, mlp
 from ..objectives import WGANGPObjective, WGANObjective
 from ..registry import Experiment, dataset
 from ..runtime import pick
-from ..training import TensorBatches, Trainer, landmark_steps
+from ..training import TensorBatches, Trainer, landmark_steps, linear_lr_decay
 from . import gan2d
 
 
@@ -44,24 +44,6 @@ class WGANSchedule:
 
     def __call__(self, step: int) -> int:
         return self.long if step < self.warmup or step % self.every == 0 else self.n_critic
-
-
-def linear_lr_decay(total: int, *optimizers: torch.optim.Optimizer):
-    """A callback: after each step, every optimiser's lr = its initial lr * (1 - step / total).
-
-    The WGAN-GP authors' CIFAR-10 ResNet script decays the learning rate linearly to 0 this way; on
-    the toys it lets G's samples settle onto the modes at the end of a short run. A function of the
-    step only, so a resumed run gets the same rates.
-    """
-    base = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
-
-    def decay(tr: Trainer) -> None:
-        frac = max(0.0, 1.0 - tr.step / total)
-        for opt, lrs in zip(optimizers, base):
-            for group, lr in zip(opt.param_groups, lrs):
-                group["lr"] = lr * frac
-
-    return decay
 
 
 def toy_settings(budget_name: str) -> dict:
@@ -125,7 +107,8 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
         exp = gan2d.toy_experiment(model, data_name, budget_name, seed, device, n_steps, s["n_train"], cfg,
                                    objective, lambda G, D: optimizers(G, D, cfg.lr, cfg.betas), extra, **trainer_kwargs)
         if lr_decay:
-            exp.trainer.callbacks.insert(0, linear_lr_decay(n_steps, exp.trainer.opt_G, exp.trainer.opt_D))
+            # the WGAN-GP authors' CIFAR-10 ResNet script decays the rate linearly to 0 over the whole run
+            exp.trainer.callbacks.insert(0, linear_lr_decay([exp.trainer.opt_G, exp.trainer.opt_D], 0, n_steps))
         return exp
     if data_name != "anime":
         raise ValueError(f"{model} trains on ring8, grid25 or anime, not {data_name!r}.")
