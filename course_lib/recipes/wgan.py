@@ -11,10 +11,15 @@ Toys: the WGAN-GP authors' toy MLPs (3 x 512 ReLU, 2-D noise, batch 256), 128 wi
 smoke, as for the original GAN (``recipes.gan2d``); optimiser in ``TOY_GP`` (where it departs from
 their toy script, and why).
 Faces: the DCGAN generator and critic, 64x64 and width 64 at gpu; at cpu 32x32, G width 32 as in
-the DCGAN lecture and a critic of width 16: the penalty's double backward through the critic makes
-each critic step about 3x a DCGAN D step, and 5 of them per G step at width 32 cost ~0.35 s an update
-on 2 cores; at width 16 about 0.2 s, so 1,500 updates fit a lecture. An EMA of G (decay 0.999) gives
-steadier samples.
+the DCGAN lecture and a critic of width 32 under bfloat16 autocast where the CPU computes bf16 in
+hardware (as the DCGAN recipe does). The penalty's double backward makes each critic step about 3x a
+DCGAN D step: 5 of them per G step cost 0.29 s an update on 2 cores in bf16 (0.44 s in float32, so
+about 1.5x longer on a CPU without native bf16; ``benchmarks/train_step_time.py --wgan-gp``). A critic
+of width 16 (the earlier cpu recipe, 0.23 s in float32) left FD at 0.58-0.69 x blurred; width 32 gives
+0.27-0.31 (``benchmarks/dcgan_variants.py``, ``benchmarks/results/h100.md``).
+An EMA of G gives steadier samples; at cpu its decay is 0.99 (0.999 at gpu): in a 1,500-update run,
+0.999 averages over about the last 1,000 updates, early G's included, and measured 0.42-0.45 x
+blurred where 0.99 gave 0.27-0.31.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from .. import evaluation
 from ..models import dcgan, mlp
 from ..objectives import WGANGPObjective, WGANObjective
 from ..registry import Experiment, dataset
-from ..runtime import pick
+from ..runtime import cpu_has_native_bf16, get_device, pick
 from ..training import TensorBatches, Trainer, landmark_steps, linear_lr_decay
 from . import gan2d
 
@@ -68,7 +73,7 @@ TOY_GP = dict(lr=2e-4, betas=(0.5, 0.9), gp_weight=0.1, lr_decay=True)
 def face_settings(budget_name: str) -> dict:
     return pick(
         smoke=dict(image_size=16, width=8, d_width=8, steps=6, batch_size=16, n_train=256, ema_decay=0.9),
-        cpu=dict(image_size=32, width=32, d_width=16, steps=1500, batch_size=64, n_train=10_000, ema_decay=0.999),
+        cpu=dict(image_size=32, width=32, d_width=32, steps=1500, batch_size=64, n_train=10_000, ema_decay=0.99),
         gpu=dict(image_size=64, width=64, d_width=64, steps=20_000, batch_size=64, n_train=30_000, ema_decay=0.999),
         budget_name=budget_name,
     )
@@ -120,10 +125,14 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     G, D = dcgan.build(cfg)
     opt_G, opt_D = optimizers(G, D, cfg.lr, cfg.betas)
     n_steps = steps or s["steps"]
+    device = torch.device(device) if device is not None else get_device()
+    cpu_bf16 = budget_name == "cpu" and device.type == "cpu" and cpu_has_native_bf16()  # as the DCGAN recipe
     record = {"model": model, "arch": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
-              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source, **extra}
+              "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source,
+              "cpu_bf16_autocast": cpu_bf16, **extra}
     trainer = Trainer(G, D, objective, opt_G, opt_D, TensorBatches(data.images, batch_size=cfg.batch_size),
                       z_dim=cfg.z_dim, ema_decay=s["ema_decay"], device=device, seed=seed, config=record,
+                      amp=True if cpu_bf16 else None, channels_last=True if cpu_bf16 else None,
                       log_every=pick(smoke=1, cpu=10, gpu=25, budget_name=budget_name), **trainer_kwargs)
     return Experiment(model, data, budget_name, trainer, n_steps, record, landmark_steps(n_steps),
                       evaluate=evaluation.face_metrics)
