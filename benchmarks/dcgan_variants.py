@@ -11,8 +11,11 @@ several decays (the recipe keeps one, 0.99 at cpu), plus the attribute gaps and 
 One JSON line per measurement is appended to ``--out`` as soon as it exists, so a run cut short keeps
 what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
 data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
-standard deviation (``mbstd``, Karras et al. 2018) or give G and D different learning rates, and
-``objective="wgan-gp"`` trains lecture 05's WGAN-GP on faces instead (its cpu settings, in ``WGAN_GP``).
+standard deviation (``mbstd``, Karras et al. 2018) or spectral norm (``spectral_norm``, Miyato et al.
+2018), or give G and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP
+on faces instead (its cpu settings, in ``WGAN_GP``). ``amp`` and ``channels_last`` left at None are
+the Trainer's defaults (on with CUDA, off on a CPU): to match the cpu recipe on a CPU with native
+bf16, pass ``"amp": true, "channels_last": true``.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_de
 
 BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
             betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=0.5,
-            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0)
+            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0, spectral_norm=False)
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
 WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", d_width=32, lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9],
                steps=1500, lr_decay_from=None)
@@ -61,6 +64,10 @@ def build(s: dict) -> tuple[nn.Module, nn.Module]:
                             d_norm=s["d_norm"])
     torch.manual_seed(s["seed"])
     G, D = dcgan.build(cfg)
+    if s["spectral_norm"]:  # every D convolution divided by its largest singular value (Miyato et al. 2018)
+        for m in list(D.modules()):
+            if isinstance(m, nn.Conv2d):
+                torch.nn.utils.parametrizations.spectral_norm(m)
     if s["mbstd"]:
         last = D.net[-1]
         D.net[-1] = nn.Sequential(MinibatchStd(), nn.Conv2d(last.in_channels + 1, 1, 4, 1, 0))

@@ -47,3 +47,17 @@ def test_anime_training_faces_do_not_follow_the_run_seed_into_measurement_sets()
     for reserved in anime.MEASUREMENT_SEEDS:
         with pytest.raises(ValueError, match="reserved for measuring"):
             registry.dataset("anime", size=16, n=4, seed=reserved, allow_real=False)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_face_recipes_at_cpu_use_bf16_autocast_only_where_the_cpu_computes_it(monkeypatch, model, native_bf16):
+    recipe = registry.recipe_module(model)
+    real_dataset = recipe.dataset
+    monkeypatch.setattr(recipe, "dataset", lambda name, size, n: real_dataset(name, size=size, n=64))  # not 10,000
+    monkeypatch.setattr(recipe, "cpu_has_native_bf16", lambda: native_bf16)
+    exp = registry.experiment(model, "anime", "cpu", seed=0, device="cpu")
+    assert exp.trainer.amp is native_bf16 and exp.trainer.channels_last is native_bf16
+    assert exp.settings["cpu_bf16_autocast"] is native_bf16
+    assert exp.settings["ema_decay"] == 0.99  # the cpu recipes' measured choice (benchmarks/results/h100.md)
+    assert exp.trainer.D.net[0].out_channels == 32  # the critic as wide as lecture 01's D (h100.md, section 5)
