@@ -7,7 +7,7 @@ painterly version; the issue's bar is half. This trains the same G (the budget's
 batch) on aligned S x S crops of the training photos and their painterly versions, with an L1 loss:
 supervision the unpaired method never gets, so it is a reference for what this G can reach at this
 budget, not a method of the lecture. It is measured with the recipe's own ``evaluate`` on the held-out
-photo, which it never saw (neither did the training pairs' painterly transform see it).
+photo, which it never saw.
 """
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def main() -> None:
     args = p.parse_args()
     s = recipe.settings(args.budget)
     steps = args.steps or s["steps"]
+    if steps < 1:
+        p.error(f"--steps must be at least 1, got {steps}")
     for seed in args.seeds:
         G, seconds = train_paired(s, steps, seed, get_device())
         m = recipe.evaluate(G, None, recipe.load_data(s, seed), s["tile"])
