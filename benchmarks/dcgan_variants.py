@@ -12,7 +12,8 @@ One JSON line per measurement is appended to ``--out`` as soon as it exists, so 
 what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
 data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
 standard deviation (``mbstd``, Karras et al. 2018) or spectral norm (``spectral_norm``, Miyato et al.
-2018), or give G and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP
+2018), or upsample in G by nearest-neighbour resizing and a 3x3 convolution instead of transposed
+convolutions (``g_upsample="nearest"``, Odena et al. 2016), or give G and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP
 on faces instead (its cpu settings, in ``WGAN_GP``). ``amp`` and ``channels_last`` left at None are
 the Trainer's defaults (on with CUDA, off on a CPU): to match the cpu recipe on a CPU with native
 bf16, pass ``"amp": true, "channels_last": true``.
@@ -38,7 +39,8 @@ from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_de
 
 BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
             betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=0.5,
-            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0, spectral_norm=False)
+            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0, spectral_norm=False,
+            g_upsample="transposed")
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
 WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", d_width=32, lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9],
                steps=1500, lr_decay_from=None)
@@ -64,6 +66,12 @@ def build(s: dict) -> tuple[nn.Module, nn.Module]:
                             d_norm=s["d_norm"])
     torch.manual_seed(s["seed"])
     G, D = dcgan.build(cfg)
+    if s["g_upsample"] == "nearest":  # resize-convolution (Odena et al. 2016): no checkerboard by construction
+        for i, m in enumerate(G.net):
+            if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2):
+                G.net[i] = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                         nn.Conv2d(m.in_channels, m.out_channels, 3, 1, 1, bias=m.bias is not None))
+                dcgan.init_dcgan_weights(G.net[i][1])
     if s["spectral_norm"]:  # every D convolution divided by its largest singular value (Miyato et al. 2018)
         for m in list(D.modules()):
             if isinstance(m, nn.Conv2d):
