@@ -32,18 +32,20 @@ from torch import nn
 from course_lib import evaluation
 from course_lib.metrics.faces import FaceEvaluator
 from course_lib.models import dcgan
+from course_lib.recipes import dcgan as dcgan_recipe, wgan as wgan_recipe
 from course_lib.objectives import GANObjective, WGANGPObjective
 from course_lib.registry import dataset
 from course_lib.runtime import get_device
 from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_decay, refresh_batchnorm
 
-BASE = dict(g_width=32, d_width=32, steps=6000, batch_size=64, n_train=10_000, lr_g=2e-4, lr_d=2e-4,
-            betas=[0.5, 0.999], mbstd=False, seed=0, amp=None, channels_last=None, lr_decay_from=0.5,
-            objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0, spectral_norm=False,
-            g_upsample="transposed")
+_DC, _GP = dcgan_recipe.settings("cpu"), wgan_recipe.face_settings("cpu")  # the sizes come from the recipes
+BASE = dict(g_width=_DC["width"], d_width=_DC["width"], steps=_DC["steps"], batch_size=_DC["batch_size"],
+            n_train=_DC["n_train"], lr_g=2e-4, lr_d=2e-4, betas=[0.5, 0.999], mbstd=False, seed=0, amp=None,
+            channels_last=None, lr_decay_from=_DC["lr_decay_from"], objective="gan", n_critic=1, d_norm="batch",
+            gp_weight=10.0, spectral_norm=False, g_upsample="transposed")
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
-WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", d_width=32, lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9],
-               steps=1500, lr_decay_from=None)
+WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", g_width=_GP["width"], d_width=_GP["d_width"],
+               lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None)
 MARKS = (3000, 5000, 6000, 12_000, 24_000)
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
 

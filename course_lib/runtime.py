@@ -81,6 +81,12 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_budget_bf16(budget_name: str, device: torch.device) -> bool:
+    """Whether a face recipe trains under bf16 autocast (with channels_last): only at the cpu budget, on
+    a CPU, and where that CPU computes bf16 natively (``cpu_has_native_bf16``)."""
+    return budget_name == "cpu" and device.type == "cpu" and cpu_has_native_bf16()
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same.
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import registry
+from course_lib import registry, runtime
 from course_lib.runtime import data_dir
 
 
@@ -55,7 +55,7 @@ def test_face_recipes_at_cpu_use_bf16_autocast_only_where_the_cpu_computes_it(mo
     recipe = registry.recipe_module(model)
     real_dataset = recipe.dataset
     monkeypatch.setattr(recipe, "dataset", lambda name, size, n: real_dataset(name, size=size, n=64))  # not 10,000
-    monkeypatch.setattr(recipe, "cpu_has_native_bf16", lambda: native_bf16)
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native_bf16)
     exp = registry.experiment(model, "anime", "cpu", seed=0, device="cpu")
     assert exp.trainer.amp is native_bf16 and exp.trainer.channels_last is native_bf16
     assert exp.settings["cpu_bf16_autocast"] is native_bf16

@@ -25,7 +25,7 @@ from .. import evaluation
 from ..models import dcgan
 from ..objectives import GANObjective
 from ..registry import Experiment, dataset
-from ..runtime import cpu_has_native_bf16, get_device, pick
+from ..runtime import cpu_budget_bf16, get_device, pick
 from ..training import TensorBatches, Trainer, landmark_steps, linear_lr_decay
 
 
@@ -47,7 +47,7 @@ def setup(data_name: str, budget_name: str, seed: int, device=None, steps: int |
     opt_G, opt_D = dcgan.make_optimizers(G, D, cfg)
     n_steps = steps or s["steps"]
     device = torch.device(device) if device is not None else get_device()
-    cpu_bf16 = budget_name == "cpu" and device.type == "cpu" and cpu_has_native_bf16()
+    cpu_bf16 = cpu_budget_bf16(budget_name, device)
     record = {"model": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
               "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "lr_decay_from": s.get("lr_decay_from"),
               "data_source": data.source, "cpu_bf16_autocast": cpu_bf16}

@@ -31,7 +31,7 @@ from .. import evaluation
 from ..models import dcgan, mlp
 from ..objectives import WGANGPObjective, WGANObjective
 from ..registry import Experiment, dataset
-from ..runtime import cpu_has_native_bf16, get_device, pick
+from ..runtime import cpu_budget_bf16, get_device, pick
 from ..training import TensorBatches, Trainer, landmark_steps, linear_lr_decay
 from . import gan2d
 
@@ -126,7 +126,7 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     opt_G, opt_D = optimizers(G, D, cfg.lr, cfg.betas)
     n_steps = steps or s["steps"]
     device = torch.device(device) if device is not None else get_device()
-    cpu_bf16 = budget_name == "cpu" and device.type == "cpu" and cpu_has_native_bf16()  # as the DCGAN recipe
+    cpu_bf16 = cpu_budget_bf16(budget_name, device)
     record = {"model": model, "arch": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
               "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source,
               "cpu_bf16_autocast": cpu_bf16, **extra}
