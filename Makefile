@@ -34,10 +34,11 @@ install: $(VENV)/.installed
 
 demo: install
 	@mkdir -p $(RUNS)/demo
-	COURSE_OUT=$(RUNS)/demo $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+	@# absolute: the kernel runs in notebooks/, so a relative COURSE_OUT would land there
+	COURSE_OUT=$(abspath $(RUNS)/demo) $(VENV)/bin/jupyter nbconvert --to notebook --execute \
 		--ExecutePreprocessor.timeout=3600 --output-dir $(RUNS)/demo notebooks/01_gan_basics_anime.ipynb
 	@echo "Executed notebook: $(RUNS)/demo/01_gan_basics_anime.ipynb"
-	@echo "Figures:           $$(ls $(RUNS)/demo/*.png | tr '\n' ' ')"
+	@echo "Figures:           $$(ls $(RUNS)/demo/01_gan_basics_anime/*.png | tr '\n' ' ')"
 
 unit: install
 	COURSE_BUDGET=smoke COURSE_EXPECT_OFFLINE=1 $(OFFLINE) $(VENV)/bin/pytest -q tests/
