@@ -17,9 +17,10 @@ same way as the vector between their translations (TraVeL loss; see ``course_lib
 
 What the article does not fix, and what we chose
 ------------------------------------------------
-* No code for the image version was published (PAPERS.md). The layer layouts below are ours: a small
-  U-Net for G (two stride-2 stages, residual blocks at 1/4 size, nearest-upsample + conv decoder with
-  skip connections), and for D strided 4x4 convolutions down to 4x4, then a linear layer to LENVEC.
+* The article gives its method and losses but no code for images. The layer layouts below are ours:
+  a small U-Net for G (two stride-2 stages, residual blocks at 1/4 size, nearest-upsample + conv
+  decoder with skip connections), and for D strided 4x4 convolutions down to 4x4, then a linear layer
+  to LENVEC.
 * G predicts a *change*: ``G(x) = tanh(atanh(0.99 x) + r(x))`` with the last layer of r initialised
   small, so G starts near the identity and training only has to learn the style. Our choice, for
   short CPU runs; the article's G maps images directly.
@@ -32,9 +33,10 @@ What the article does not fix, and what we chose
   D the pixels). The offline domains differ in content and palette (galaxies, stained cells, a cat
   and a flower against buildings, a rocket, a cup and a motorbike): a D that sees colours pushes G to
   recolour photos with the paintings' palette, and in our runs the translations ended *farther* from
-  the held-out photo's painterly version than the photo itself (style distance 13-130% worse). The
-  detail layer keeps what the painting style is made of, strokes, edges, texture, and a seam between
-  tiles is a detail too (a step between neighbouring pixels), so D still sees it.
+  the held-out photo's painterly version than the photo itself (style distance worse in every run,
+  by up to 130%). The detail layer keeps what the painting style is made of, strokes, edges,
+  texture, and a seam between tiles is a detail too (a step between neighbouring pixels), so D still
+  sees it.
 * An identity term for G, ``identity_weight * |G(B) - B|`` (L1, on painting crops through the Combo):
   borrowed from CycleGAN (Zhu et al. 2017, section 5.2, weight 0.5 x its cycle weight 10 = 5), which
   used it to keep a painting-to-photo translator from shifting colours. Here it anchors the colours
