@@ -50,3 +50,9 @@ def test_nearest_distances_by_hand():
     pool = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
     queries = torch.tensor([[0.0, 1.0], [3.0, 4.0], [6.0, 8.0]])
     assert torch.allclose(faces.nearest_distances(queries, pool, chunk=2), torch.tensor([1.0, 0.0, 5.0]))
+
+
+def test_feature_net_seed_picks_another_cached_network():
+    course, other = faces.settings_for(32, "smoke"), faces.settings_for(32, "smoke", seed=11)
+    assert course.seed == faces.FEATURE_TRAIN_SEED and other.seed == 11
+    assert course.cache_key() != other.cache_key()  # never served the course's network for another seed

@@ -51,11 +51,15 @@ class FaceNetSettings:
                 f"-w{self.width}-b{self.batch_size}-lr{self.lr:g}-seed{self.seed}")
 
 
-def settings_for(size: int, budget_name: str | None = None) -> FaceNetSettings:
-    """The feature network's training scale per budget (smoke: seconds, and never reported)."""
+def settings_for(size: int, budget_name: str | None = None, seed: int = FEATURE_TRAIN_SEED) -> FaceNetSettings:
+    """The feature network's training scale per budget (smoke: seconds, and never reported).
+
+    ``seed`` picks another network of the same recipe (faces and initialisation); the course's figures
+    all use FEATURE_TRAIN_SEED, and benchmarks/face_metric_seeds.py measures how much that choice moves them.
+    """
     n_train, epochs, n_test = pick(smoke=(512, 1, 200), cpu=(12_000, 6, 2000), gpu=(30_000, 8, 2000),
                                    budget_name=budget_name)
-    return FaceNetSettings(size=size, n_train=n_train, epochs=epochs, n_test=n_test)
+    return FaceNetSettings(size=size, n_train=n_train, epochs=epochs, n_test=n_test, seed=seed)
 
 
 class FaceFeatureNet(nn.Module):
@@ -156,9 +160,10 @@ def train_face_net(settings: FaceNetSettings, progress: bool = True) -> tuple[Fa
     return net.eval(), attribute_accuracy(net, test_images, test_labels)
 
 
-def face_feature_net(size: int, budget_name: str | None = None, progress: bool = True) -> tuple[FaceFeatureNet, dict[str, float]]:
-    """The cached feature network for this image size and budget (trained on first use)."""
-    settings = settings_for(size, budget_name)
+def face_feature_net(size: int, budget_name: str | None = None, progress: bool = True,
+                     seed: int = FEATURE_TRAIN_SEED) -> tuple[FaceFeatureNet, dict[str, float]]:
+    """The cached feature network for this image size, budget and seed (trained on first use)."""
+    settings = settings_for(size, budget_name, seed)
     net, accuracy = cached_network(cache_dir("metrics") / f"{settings.cache_key()}.pt", lambda: FaceFeatureNet(settings.width),
                                    lambda: train_face_net(settings, progress), asdict(settings))
     return net, dict(accuracy)
@@ -190,9 +195,10 @@ class FaceEvaluator:
     >>> ev.baselines(untrained_samples)          # floor, ceiling, blurred, one hair colour
     """
 
-    def __init__(self, size: int, n: int = 2000, budget_name: str | None = None, progress: bool = True) -> None:
+    def __init__(self, size: int, n: int = 2000, budget_name: str | None = None, progress: bool = True,
+                 net_seed: int = FEATURE_TRAIN_SEED) -> None:
         self.size, self.n = size, n
-        self.net, self.accuracy = face_feature_net(size, budget_name, progress)
+        self.net, self.accuracy = face_feature_net(size, budget_name, progress, net_seed)
         self.reportable = min(self.accuracy.values()) >= MIN_ACCURACY
         reference, _ = anime.procedural_faces(n, size, seed=REFERENCE_SEED)
         self.reference_stats = self.stats(reference)
