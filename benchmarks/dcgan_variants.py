@@ -114,7 +114,7 @@ def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, o
         ratios = {"raw": ev.fd(samples(tr.G, z, device)) / blurred}
         tr.G.train()
         for decay, g in averages.items():
-            refresh_batchnorm(g, tr.noise_for_refresh)
+            refresh_batchnorm(g, tr.refresh_noise())
             ratios[str(decay)] = ev.fd(samples(g, z, device)) / blurred
         ema = samples(averages[0.99], z, device)  # the cpu recipe's average: gaps and memorisation
         row = {"name": name, "step": mark, "train_seconds": round(seconds, 1), "device": str(device),

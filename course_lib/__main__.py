@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .storage import atomic_save, atomic_write_text
+
 
 def _train(args: argparse.Namespace) -> int:
     import importlib
@@ -35,7 +37,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         exp = registry.experiment(args.model, data, args.budget, seed=args.seed, steps=args.steps)
         metrics = train_gan(exp, out, resume=args.resume, progress=not args.quiet)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    atomic_write_text(json.dumps(metrics, indent=2, default=float), out / "metrics.json")
     print(json.dumps({k: v for k, v in metrics.items() if k != "settings"}, indent=2, default=float))
     print(f"wrote {', '.join(str(p) for p in sorted(out.iterdir()) if p.is_file())}", file=sys.stderr)
     return 0
@@ -55,6 +57,7 @@ def train_gan(exp, out: Path, resume: bool = False, progress: bool = True) -> di
     fixed = evaluation.fixed_inputs(exp, n=64)
     tr.callbacks.append(snapshot_callback(fixed[0], exp.snapshot_steps, *fixed[1:]))
     if resume and ckpt.is_file():
+        tr.check_resumable(ckpt)
         tr.load(ckpt)
         print(f"resumed from {ckpt} at step {tr.step}", file=sys.stderr)
     start_step, t0 = tr.step, time.perf_counter()
@@ -63,7 +66,8 @@ def train_gan(exp, out: Path, resume: bool = False, progress: bool = True) -> di
     metrics = {
         "model": exp.model, "data": exp.data.name, "data_source": exp.data.source, "budget": exp.budget,
         "device": str(tr.device), "steps": tr.step, "seconds": round(seconds, 2),
-        "images_per_second": round((tr.step - start_step) * tr.data.batch_size * (tr.n_critic + 1) / max(seconds, 1e-9), 1),
+        "images_per_second": round(sum(tr.critic_steps(s) + 1 for s in range(start_step, tr.step))
+                                   * tr.data.batch_size / max(seconds, 1e-9), 1),
         "settings": exp.settings,
     }
     if exp.evaluate is not None:
@@ -110,8 +114,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _write_samples(samples: torch.Tensor, out: Path) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(samples.detach().cpu().float(), out)
+    atomic_save(samples.detach().cpu().float(), out)
     print(f"wrote samples shaped {tuple(samples.shape)} to {out}")
     return 0
 
@@ -124,6 +127,16 @@ def _list(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--budget", default=None, help="smoke | cpu | gpu (default: COURSE_BUDGET, else gpu with CUDA, else cpu)")
     t.add_argument("--out", required=True)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int, default=None, help="override the budget's number of G updates")
+    t.add_argument("--steps", type=_positive_int, default=None, help="override the budget's number of G updates")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=_train)
     s = sub.add_parser("sample", help="write N samples of a trained model as a float tensor in [-1, 1]")
     s.add_argument("run", help="a run folder (with checkpoint.pt) or a checkpoint file")
-    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--n", type=_positive_int, default=64)
     s.add_argument("--label", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
@@ -156,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:  # user errors: a message, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        # course_lib's own RuntimeErrors (a diverged run, missing FID weights, no loss network) carry
+        # a message that says what to do; anything else is a bug and keeps its traceback
+        if not type(err).__module__.startswith("course_lib"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

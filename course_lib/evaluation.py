@@ -44,7 +44,7 @@ def face_metrics(exp, progress: bool = True) -> dict:
 
     if exp.data.procedural:
         ev = FaceEvaluator(size, n=n, budget_name=exp.budget, progress=progress)
-        untrained = registry.generator_from_settings(exp.settings).eval()
+        untrained = registry.untrained_generator(exp.settings)
         with torch.no_grad():
             untrained_samples = untrained(z_eval)
         base = ev.baselines(untrained_samples)

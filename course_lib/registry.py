@@ -12,6 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
 from torch import nn
 
 from .data import DataSet
@@ -89,6 +90,8 @@ def experiment(model: str, data: str, budget_name: str | None = None, seed: int 
     entry = MODELS[model]
     if data not in entry.data:
         raise ValueError(f"Model {model!r} trains on {', '.join(entry.data)}, not {data!r}.")
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be at least 1 (or None for the budget's own), got {steps}.")
     if entry.setup is None:
         raise ValueError(f"Model {model!r} has its own schedule: train it with `python -m course_lib train {model}`.")
     setup = getattr(recipe_module(model), entry.setup)
@@ -104,3 +107,14 @@ def recipe_module(name: str | None):
 def generator_from_settings(settings: dict) -> nn.Module:
     """Rebuild an (untrained) generator from the settings stored in a checkpoint."""
     return recipe_module(settings.get("model")).build_generator(settings)
+
+
+def untrained_generator(settings: dict) -> nn.Module:
+    """The "untrained G" baseline, in eval mode: initialised from the run's own seed, on a forked RNG.
+
+    Built on the global RNG as it happens to be, this baseline would change with whatever drew from it
+    first (a metric network trained on a cold cache but loaded on a warm one, for instance).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(settings.get("seed", 0)))
+        return generator_from_settings(settings).eval()

@@ -59,6 +59,14 @@ def get_device() -> torch.device:
             raise ValueError(f"COURSE_DEVICE={wanted!r} is not a device name ({err}); try 'cpu' or 'cuda'.") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"COURSE_DEVICE={wanted!r} but CUDA is not available here; unset it or use 'cpu'.")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"COURSE_DEVICE={wanted!r} but this machine has {torch.cuda.device_count()} CUDA "
+                             f"device(s), numbered from 0; use 'cuda' or 'cuda:0'.")
+        mps = getattr(torch.backends, "mps", None)
+        if device.type == "mps" and not (mps is not None and mps.is_available()):
+            raise ValueError(f"COURSE_DEVICE={wanted!r} but Apple's MPS is not available here; unset it or use 'cpu'.")
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"COURSE_DEVICE={wanted!r}: the course runs on 'cpu', 'cuda' or 'mps'.")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

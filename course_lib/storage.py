@@ -1,8 +1,8 @@
 """Writing files so that an interrupted write never leaves a half file behind.
 
-Everything course_lib saves (checkpoints, cached renders, cached statistics) goes through
-``atomic_save``: write to a temporary file in the same folder, then ``os.replace`` it over the
-target. A crash mid-write leaves the previous good file in place.
+Everything course_lib saves (checkpoints, cached renders, cached statistics, metrics.json) goes
+through ``atomic_save`` or ``atomic_write_text``: write to a temporary file in the same folder, then
+``os.replace`` it over the target. A crash mid-write leaves the previous good file in place.
 """
 from __future__ import annotations
 
@@ -10,26 +10,41 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 import torch
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save ``obj`` to ``path`` atomically; returns the path."""
+def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then ``os.replace`` it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); give it the mode any new file would get, so a
+        # shared cache or run folder stays readable by the others it is shared with.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save ``obj`` to ``path`` atomically; returns the path."""
+    return _atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    return _atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
@@ -59,8 +74,8 @@ def cached_network(path: str | os.PathLike, build, train, settings: dict) -> tup
             net = build()
             net.load_state_dict(state["state"])
             return net.eval(), state["accuracy"]
-        except (ValueError, KeyError, RuntimeError):
-            pass  # retrain below
+        except (ValueError, KeyError, RuntimeError, TypeError, IndexError, AttributeError):
+            pass  # a foreign or old-layout file: retrain below
     net, score = train()
     atomic_save({"state": net.state_dict(), "accuracy": score, "settings": settings}, path)
     return net.eval(), score

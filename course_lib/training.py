@@ -28,7 +28,11 @@ from .storage import atomic_save, safe_load
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message says where the last good checkpoint is."""
+    """A loss became NaN or infinite (for fp16 with loss scaling: stayed so); the message names the
+    last checkpoint written, if any."""
+
+
+MAX_SKIPPED_FP16_STEPS = 20  # non-finite losses in a row that fp16 loss scaling may skip before we stop
 
 
 # --- What a GAN family provides ------------------------------------------------------------------
@@ -131,10 +135,16 @@ def refresh_batchnorm(G: nn.Module, noise: Callable[[int], Tensor], batches: int
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU supports it (no loss scaling needed), else fp16; None off CUDA."""
+    """bf16 on GPUs that compute it in hardware (compute capability 8.0, Ampere, and later; no loss
+    scaling needed), else fp16 with a GradScaler; None off CUDA.
+
+    Not ``torch.cuda.is_bf16_supported()``: by default it also answers True where bf16 is only emulated
+    (a T4, Colab's free GPU, or a V100), and emulated bf16 is slower than float32 there.
+    """
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
 
 
 # --- Callbacks -----------------------------------------------------------------------------------
@@ -217,6 +227,8 @@ class Trainer:
             set_requires_grad(self.G_ema, False)
         self.step = 0
         self.train_seconds = 0.0  # wall time spent in fit(), over every session of a resumed run
+        self._fit_started: float | None = None  # perf_counter() at the start of the fit() under way
+        self._nonfinite_in_a_row = 0
         self.history: list[dict] = []
         self.snapshots: dict[int, Tensor] = {}
         self.last_stats: dict[str, float] = {}
@@ -241,12 +253,19 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self._amp_dtype)
 
     def _update(self, loss: Tensor, opt: torch.optim.Optimizer, name: str) -> None:
-        if not torch.isfinite(loss.detach()):
-            where = f" The last good checkpoint is {self.checkpoint_path}." if self.checkpoint_path else ""
-            raise TrainingDiverged(
-                f"{name} became {loss.item()} at step {self.step}.{where} Lower the learning rate, "
-                "check the data for NaNs, or (with AMP) try amp=False."
-            )
+        if torch.isfinite(loss.detach()):
+            self._nonfinite_in_a_row = 0
+        else:
+            # Under fp16 a single overflow is routine: the GradScaler skips that step and lowers its
+            # scale. Only a loss that stays non-finite (or any, without loss scaling) means divergence.
+            self._nonfinite_in_a_row += 1
+            if not self.scaler.is_enabled() or self._nonfinite_in_a_row > MAX_SKIPPED_FP16_STEPS:
+                saved = self.checkpoint_path and Path(self.checkpoint_path).is_file()
+                where = f" The last checkpoint written is {self.checkpoint_path}." if saved else ""
+                raise TrainingDiverged(
+                    f"{name} became {loss.item()} at step {self.step}.{where} Lower the learning rate, "
+                    "check the data for NaNs, or (with AMP) try amp=False."
+                )
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
@@ -310,17 +329,26 @@ class Trainer:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, initial=self.step, desc=desc, disable=not progress, mininterval=1.0)
-        t0 = time.perf_counter()
-        while self.step < steps:
-            stats = self.train_step()
-            bar.update(1)
-            if self.step % self.log_every == 0:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(stats.items())[:4]}, refresh=False)
-        bar.close()
-        self.train_seconds += time.perf_counter() - t0
+        self._fit_started = time.perf_counter()
+        try:
+            while self.step < steps:
+                stats = self.train_step()
+                bar.update(1)
+                if self.step % self.log_every == 0:
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(stats.items())[:4]}, refresh=False)
+        finally:
+            bar.close()
+            self.train_seconds = self.seconds_trained()
+            self._fit_started = None
         if self.checkpoint_path:
             self.save(self.checkpoint_path)
         return self
+
+    def seconds_trained(self) -> float:
+        """Wall time in fit() so far, the session under way included (so a checkpoint written mid-run,
+        or after an interruption, counts it)."""
+        running = time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0
+        return self.train_seconds + running
 
     # -- sampling --------------------------------------------------------------------------------
     def sampler(self) -> nn.Module:
@@ -328,15 +356,17 @@ class Trainer:
         if self.G_ema is None:
             return self.G
         if getattr(self, "_ema_bn_step", None) != self.step:
-            refresh_batchnorm(self.G_ema, self.noise_for_refresh)
+            refresh_batchnorm(self.G_ema, self.refresh_noise())
             self._ema_bn_step = self.step
         return self.G_ema
 
-    def noise_for_refresh(self, n: int) -> Tensor:
-        # A separate generator, so refreshing statistics does not shift the training run's draws.
+    def refresh_noise(self) -> Callable[[int], Tensor]:
+        """A noise source for one batch-norm refresh: one stream of fresh draws (every batch differs),
+        seeded by the step so the same step refreshes the same way, and apart from the training run's
+        generator so that refreshing does not shift the run's own draws."""
         g = torch.Generator().manual_seed(10_000 + self.step)
-        shape = (n,) + ((self.z_dim,) if isinstance(self.z_dim, int) else tuple(self.z_dim))
-        return torch.randn(shape, generator=g).to(self.device)
+        shape = (self.z_dim,) if isinstance(self.z_dim, int) else tuple(self.z_dim)
+        return lambda n: torch.randn((n, *shape), generator=g).to(self.device)
 
     @torch.no_grad()
     def sample(self, z: Tensor, *cond: Tensor, batch_size: int = 256) -> Tensor:
@@ -353,7 +383,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "step": self.step,
-            "train_seconds": self.train_seconds,
+            "train_seconds": self.seconds_trained(),
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
@@ -369,6 +399,21 @@ class Trainer:
 
     def save(self, path: str | Path) -> Path:
         return atomic_save(self.state_dict(), path)
+
+    def check_resumable(self, path: str | Path) -> None:
+        """Raise a ValueError unless ``path`` holds this very run (same ``config``; only ``steps`` may
+        grow, and not where the learning rates decay over the run's length), so that ``--resume`` never
+        continues one model from another's weights."""
+        saved = safe_load(path, map_location="cpu").get("config") or {}
+        differ = sorted(k for k in set(saved) | set(self.config) if k != "steps" and saved.get(k) != self.config.get(k))
+        if differ:
+            raise ValueError(f"{path} holds another run ({', '.join(differ)} differ: {saved.get('model')!r} "
+                             f"against {self.config.get('model')!r}): resume with the same model, data, budget "
+                             "and seed, or train into another --out.")
+        if saved.get("steps") != self.config.get("steps") and self.config.get("lr_decay_from") is not None:
+            raise ValueError(f"{path} was trained for {saved.get('steps')} updates, and this recipe's learning "
+                             f"rates decay over the run's length: resume it with --steps {saved.get('steps')}, "
+                             "or train a longer run into another --out.")
 
     def load_if_finished(self, path: str | Path, steps: int) -> bool:
         """Load ``path`` if it holds this very run (same ``config``); True when it reached ``steps``.
@@ -394,7 +439,8 @@ class Trainer:
             self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
-        self.scaler.load_state_dict(state["scaler"])
+        if self.scaler.is_enabled() and state.get("scaler"):  # empty when saved without fp16 loss scaling
+            self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"].cpu())
         if state.get("data") is not None and hasattr(self.data, "load_state_dict"):
             data_state = dict(state["data"])

@@ -69,6 +69,20 @@ def test_bad_input_gets_a_message_not_a_traceback(argv, message, capsys, smoke_r
     assert message in err and "Traceback" not in err
 
 
+def test_resume_refuses_a_checkpoint_of_another_model(smoke_run, capsys):
+    assert main(["train", "gan", "--data", "ring8", "--budget", "smoke", "--out", str(smoke_run), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another run" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["sample", "RUN", "--n", "-1", "--out", "x.pt"],
+                                  ["train", "dcgan", "--steps", "0", "--out", "x"]])
+def test_counts_below_one_are_refused_by_the_parser(argv, smoke_run, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([str(smoke_run) if a == "RUN" else a for a in argv])
+    assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
 def test_list_names_every_registered_model():
     out = subprocess.run([sys.executable, "-m", "course_lib", "list"], capture_output=True, text=True, check=True).stdout
     from course_lib.registry import MODELS

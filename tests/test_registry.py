@@ -61,3 +61,20 @@ def test_face_recipes_at_cpu_use_bf16_autocast_only_where_the_cpu_computes_it(mo
     assert exp.settings["cpu_bf16_autocast"] is native_bf16
     assert exp.settings["ema_decay"] == 0.99  # the cpu recipes' measured choice (benchmarks/results/h100.md)
     assert exp.trainer.D.net[0].out_channels == 32  # the critic as wide as lecture 01's D (h100.md, section 5)
+
+
+def test_untrained_baseline_is_the_runs_own_initial_g_whatever_drew_from_the_rng_before():
+    exp = registry.experiment("dcgan", "anime", "smoke", seed=3, device="cpu")
+    torch.manual_seed(0)
+    a = registry.untrained_generator(exp.settings)
+    torch.manual_seed(1)
+    torch.rand(1000)  # e.g. a metric network trained on a cold cache
+    b = registry.untrained_generator(exp.settings)
+    assert not a.training
+    for pa, pb, p0 in zip(a.parameters(), b.parameters(), exp.trainer.G.parameters()):
+        assert torch.equal(pa, pb) and torch.equal(pa, p0)
+
+
+def test_steps_below_one_are_refused():
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        registry.experiment("dcgan", "anime", "smoke", steps=0)

@@ -34,6 +34,14 @@ def test_device_override(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "not-a-device")
     with pytest.raises(ValueError, match="COURSE_DEVICE"):
         runtime.get_device()
+    if not (torch.backends.mps.is_available()):
+        monkeypatch.setenv("COURSE_DEVICE", "mps")
+        with pytest.raises(ValueError, match="MPS is not available"):
+            runtime.get_device()
+    if torch.cuda.is_available():
+        monkeypatch.setenv("COURSE_DEVICE", f"cuda:{torch.cuda.device_count()}")
+        with pytest.raises(ValueError, match="numbered from 0"):
+            runtime.get_device()
 
 
 def test_seed_everything_repeats_draws():

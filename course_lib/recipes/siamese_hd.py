@@ -194,6 +194,7 @@ def _record(s: dict, budget_name: str, seed: int, steps: int, source: str) -> di
 def _train(tr: Trainer, steps: int, ckpt: Path, resume: bool, progress: bool, desc: str) -> float:
     tr.checkpoint_path, tr.checkpoint_every = ckpt, max(10, steps // 10)
     if resume and ckpt.is_file():
+        tr.check_resumable(ckpt)
         tr.load(ckpt)
         print(f"resumed {desc} from {ckpt} at step {tr.step}", file=sys.stderr)
     t0 = time.perf_counter()
