@@ -72,8 +72,14 @@ def test_preprocess_resizes_and_repeats_grey():
     grey[1] = -1.0
     x = inception.preprocess(grey)
     assert x.shape == (2, 3, 299, 299) and x.dtype == torch.float32
-    assert torch.all(x[0] == 0.9921875) and torch.all(x[1] == -1.0)
+    # within float rounding: the resize kernel's sums differ in the last bit with the thread count
+    assert torch.allclose(x[0], torch.tensor(0.9921875), atol=1e-6) and torch.allclose(x[1], torch.tensor(-1.0), atol=1e-6)
     assert inception.preprocess(torch.zeros(1, 3, 400, 350)).shape == (1, 3, 299, 299)
+    # a horizontal ramp: the resize is bilinear without corner alignment (as the TF-Inception port expects)
+    ramp = torch.linspace(-1, 1, 32).expand(1, 1, 32, 32)
+    expected = torch.nn.functional.interpolate(ramp, size=(299, 299), mode="bilinear", align_corners=False)
+    expected = inception.to_network_range(expected)
+    assert torch.allclose(inception.preprocess(ramp)[:, :1], expected, atol=1e-5)
     with pytest.raises(ValueError, match="channels"):
         inception.preprocess(torch.zeros(1, 4, 32, 32))
     with pytest.raises(TypeError, match="float"):
@@ -102,6 +108,8 @@ def test_fid_wiring_and_dimension_check(monkeypatch):
     fake = _images(40, 4)
     same = inception.gaussian_stats(fake.flatten(1)[:, :6])
     assert inception.fid(fake, same) == pytest.approx(0.0, abs=1e-6)
+    # shifted by 0.5 in all 6 features, same covariance: FD = 6 * 0.5^2 (the real statistics are used)
+    assert inception.fid(fake + 0.5, same) == pytest.approx(1.5, rel=1e-4)
     wrong = GaussianStats(np.zeros(5), np.eye(5), 10)
     with pytest.raises(ValueError, match="another feature network"):
         inception.fid(fake, wrong)

@@ -63,6 +63,33 @@ def test_gradient_penalty_of_a_linear_critic():
     assert gp.item() == pytest.approx(16.0, rel=1e-5)
 
 
+def test_gradient_penalty_reaches_the_critics_weights():
+    # The penalty must train the critic: d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = 2 * 4 * (3, 4) / 5.
+    lin = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    gp = losses.gradient_penalty(lambda x: lin(x).flatten(), torch.randn(8, 2), torch.randn(8, 2))
+    assert gp.requires_grad
+    gp.backward()
+    assert torch.allclose(lin.weight.grad, torch.tensor([[4.8, 6.4]]), rtol=1e-5)
+
+
+def test_gradient_penalty_under_loss_scaling_is_unscaled():
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)  # enabled: the fp16 path's scale-then-unscale
+    gp = losses.gradient_penalty(_linear_critic(torch.tensor([3.0, 4.0])), torch.randn(8, 2), torch.randn(8, 2),
+                                 scaler=scaler)
+    assert gp.item() == pytest.approx(16.0, rel=1e-5)
+
+
+def test_gradient_penalty_draws_one_eps_per_sample_not_per_coordinate():
+    # f = ||x||^2 / 2 in 2-D, real (2, 2), fake 0: x_hat = 2 eps (1, 1), gradient norm 2 sqrt(2) eps, so
+    # E[(2 sqrt(2) eps - 1)^2] = 8/3 - 2 sqrt(2) + 1 = 0.838. One eps per coordinate would give about 0.60.
+    critic = lambda x: 0.5 * (x**2).sum(1)  # noqa: E731
+    real, fake = torch.full((4000, 2), 2.0), torch.zeros(4000, 2)
+    gp = losses.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
+    assert gp.item() == pytest.approx(8 / 3 - 2 * math.sqrt(2) + 1, abs=0.05)
+
+
 def test_gradient_penalty_is_taken_between_real_and_fake():
     # A critic whose gradient norm is |x| (f = x^2 / 2 in 1-D) tells where the penalty was taken.
     critic = lambda x: 0.5 * (x**2).sum(1)  # noqa: E731

@@ -4,6 +4,9 @@ import torch
 from PIL import Image
 
 from course_lib import registry, runtime
+from course_lib.models import dcgan
+from course_lib.training import TensorBatches
+from course_lib.widgets import SnapshotScrubber
 from course_lib.runtime import data_dir
 
 
@@ -78,3 +81,14 @@ def test_untrained_baseline_is_the_runs_own_initial_g_whatever_drew_from_the_rng
 def test_steps_below_one_are_refused():
     with pytest.raises(ValueError, match="steps must be at least 1"):
         registry.experiment("dcgan", "anime", "smoke", steps=0)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: registry.experiment("consingan", "china", "smoke"), "has its own schedule"),
+    (lambda: dcgan.DCGANConfig(image_size=48), "power of two"),
+    (lambda: TensorBatches(torch.zeros(10, 1), torch.zeros(9), batch_size=2), "same length"),
+    (lambda: SnapshotScrubber({}), "No snapshots"),
+])
+def test_easy_mistakes_get_a_message(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

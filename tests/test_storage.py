@@ -65,3 +65,18 @@ def test_cached_network_retrains_over_a_foreign_object(tmp_path):
         atomic_save(foreign, path)
         net, score = cached_network(path, lambda: nn.Linear(3, 2), lambda: (nn.Linear(3, 2), 0.7), {})
         assert score == 0.7 and safe_load(path)["accuracy"] == 0.7
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("cannot be saved")
+
+
+def test_atomic_save_leaves_the_old_file_and_no_temporary_when_a_write_fails(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    atomic_save({"x": 1}, path)
+    good = path.read_bytes()
+    with pytest.raises(RuntimeError, match="cannot be saved"):
+        atomic_save({"x": _Unpicklable()}, path)
+    assert path.read_bytes() == good
+    assert list(tmp_path.glob(".ckpt.pt.*.tmp")) == []

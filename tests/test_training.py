@@ -6,7 +6,7 @@ from course_lib.models import dcgan
 from course_lib.objectives import GANObjective
 from course_lib.storage import safe_load
 from course_lib.training import (MAX_SKIPPED_FP16_STEPS, TensorBatches, Trainer, TrainingDiverged, amp_dtype,
-                                 ema_update, landmark_steps, linear_lr_decay, snapshot_callback)
+                                 ema_update, landmark_steps, linear_lr_decay, snapshot_callback, to_uint8)
 
 
 def make_trainer(seed=0, n=64, **kwargs):
@@ -15,8 +15,9 @@ def make_trainer(seed=0, n=64, **kwargs):
     G, D = dcgan.build(cfg)
     opt_G, opt_D = dcgan.make_optimizers(G, D, cfg)
     data = torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    kwargs.setdefault("log_every", 1)
     return Trainer(G, D, GANObjective(), opt_G, opt_D, TensorBatches(data, batch_size=8), z_dim=16,
-                   device="cpu", seed=seed, log_every=1, **kwargs)
+                   device="cpu", seed=seed, **kwargs)
 
 
 def params(module):
@@ -34,6 +35,33 @@ def test_d_step_changes_only_d():
     assert not any(changed(g0, tr.G)), "a D step must leave G's weights alone"
     assert all(changed(d0, tr.D)), "every D parameter should move in a D step"
     assert all(p.grad is None for p in tr.G.parameters()), "G is fixed: no gradient is even computed"
+
+
+class _SpyObjective(GANObjective):
+    """GANObjective that records, inside each step, which networks are trainable (and the dtype D sees)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = {}
+
+    def d_loss(self, G, D, batch, ctx):
+        self.seen["d"] = ([p.requires_grad for p in G.parameters()], [p.requires_grad for p in D.parameters()])
+        self.seen["d_dtype"] = D(batch[0]).dtype
+        return super().d_loss(G, D, batch, ctx)
+
+    def g_loss(self, G, D, batch, ctx):
+        self.seen["g"] = ([p.requires_grad for p in G.parameters()], [p.requires_grad for p in D.parameters()])
+        return super().g_loss(G, D, batch, ctx)
+
+
+def test_each_step_freezes_the_other_network():
+    tr = make_trainer()
+    tr.objective = _SpyObjective()
+    tr.train_step()
+    g_flags, d_flags = tr.objective.seen["d"]
+    assert not any(g_flags) and all(d_flags), "D step: G fixed, D trainable"
+    g_flags, d_flags = tr.objective.seen["g"]
+    assert all(g_flags) and not any(d_flags), "G step: D fixed, G trainable"
 
 
 def test_g_step_changes_only_g():
@@ -54,7 +82,9 @@ def test_n_critic_and_logging():
     tr.fit(2, progress=False)
     assert len(calls) == 6 and tr.step == 2
     assert {"d_loss", "g_loss", "D(x)", "D(G(z))"} <= set(tr.history[-1])
-    assert 0 <= tr.history[-1]["D(x)"] <= 1
+    sparse = make_trainer(log_every=2)
+    sparse.fit(5, progress=False)
+    assert [h["step"] for h in sparse.history] == [1, 2, 4], "the first step, then every log_every-th"
 
 
 def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
@@ -117,6 +147,9 @@ def test_snapshots_at_landmark_steps():
     tr.fit(3, progress=False)
     assert sorted(tr.snapshots) == [1, 3]
     assert tr.snapshots[3].dtype == torch.uint8 and tr.snapshots[3].shape == (4, 3, 16, 16)
+    assert torch.equal(tr.snapshots[3], to_uint8(tr.sample(z))), "a snapshot is the sampler's images at that step"
+    assert not torch.equal(tr.snapshots[1], tr.snapshots[3])
+    assert to_uint8(torch.tensor([-1.0, 0.0, 1.0, 2.0, -0.5])).tolist() == [0, 128, 255, 255, 64]
 
 
 def test_landmark_steps_scale_the_lecture_schedule():
@@ -127,9 +160,30 @@ def test_landmark_steps_scale_the_lecture_schedule():
 
 def test_ema_update_math():
     a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
-    before = a.weight.detach().clone()
+    w0, b0 = a.weight.detach().clone(), a.bias.detach().clone()
     ema_update(a, b, decay=0.75)
-    assert torch.allclose(a.weight, 0.75 * before + 0.25 * b.weight)
+    assert torch.allclose(a.weight, 0.75 * w0 + 0.25 * b.weight)
+    assert torch.allclose(a.bias, 0.75 * b0 + 0.25 * b.bias)
+    ema_bn, bn = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    bn.running_mean.fill_(5.0)
+    ema_update(ema_bn, bn, decay=0.75)
+    assert torch.equal(ema_bn.running_mean, torch.full((3,), 5.0))  # buffers are copied, not averaged
+
+
+def test_sampling_refreshes_the_ema_batchnorm_without_touching_the_run():
+    tr = make_trainer(ema_decay=0.9)
+    tr.fit(3, progress=False)
+    z = torch.randn(6, 16, generator=torch.Generator().manual_seed(5))
+    first = tr.sample(z)
+    state = tr.generator.get_state()
+    bns = [m for m in tr.G_ema.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:  # wreck the statistics: a refresh must measure them again
+        m.running_mean.fill_(1e3)
+        m.running_var.fill_(1e-6)
+    tr._ema_bn_step = None
+    assert torch.equal(tr.sample(z), first)
+    assert torch.equal(tr.generator.get_state(), state), "sampling must not move the run's own draws"
+    assert all(m.momentum == 0.1 for m in bns), "the refresh restores each layer's momentum"
 
 
 def test_batches_cover_an_epoch_and_reject_tiny_sets():
@@ -144,8 +198,11 @@ def test_batches_cover_an_epoch_and_reject_tiny_sets():
 
 def test_amp_path_runs_on_cpu_with_bf16():
     tr = make_trainer(amp=True)
+    tr.objective = _SpyObjective()
     tr.fit(2, progress=False)
-    assert all(torch.isfinite(p).all() for p in tr.G.parameters())
+    assert tr.objective.seen["d_dtype"] == torch.bfloat16, "D computes under bf16 autocast"
+    assert not tr.scaler.is_enabled(), "bf16 needs no loss scaling"
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in tr.G.parameters())
 
 
 def test_load_if_finished_reuses_only_this_very_run_and_keeps_its_time(tmp_path, capsys):

@@ -50,3 +50,12 @@ def test_train_g_button_moves_only_g_and_raises_d_of_g():
     assert not any(changed(d0, tr.D)) and any(changed(g0, tr.G))
     assert after["D(G(z))"] > before["D(G(z))"]
     assert stepper.image.value != image_before
+
+
+def test_looking_changes_nothing():
+    tr, stepper = _stepper(k=1)
+    buffers = [b.clone() for net in (tr.G, tr.D) for b in net.buffers()]
+    weights = params(tr.G) + params(tr.D)
+    stepper.refresh("look")
+    assert all(torch.equal(a, b) for a, b in zip(buffers, [b for net in (tr.G, tr.D) for b in net.buffers()]))
+    assert not any(changed(weights[: len(params(tr.G))], tr.G)) and not any(changed(weights[len(params(tr.G)):], tr.D))

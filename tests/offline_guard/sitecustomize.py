@@ -5,7 +5,9 @@ import socket
 
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
+_sendto = socket.socket.sendto
 _getaddrinfo = socket.getaddrinfo
+_gethostbyname = socket.gethostbyname
 
 
 def _local(address) -> bool:
@@ -32,6 +34,17 @@ def connect_ex(self, address):
     return _connect_ex(self, address) if _local(address) else _refuse(address)
 
 
+def sendto(self, data, *args):
+    address = args[-1]  # sendto(data, address) or sendto(data, flags, address): UDP needs no connect
+    return _sendto(self, data, *args) if _local(address) else _refuse(address)
+
+
+def gethostbyname(host):
+    if host != "localhost" and not _local((host,)):
+        _refuse(host)
+    return _gethostbyname(host)
+
+
 def getaddrinfo(host, *args, **kwargs):
     if host not in (None, "localhost") and not _local((host,)):
         _refuse(host)
@@ -40,4 +53,6 @@ def getaddrinfo(host, *args, **kwargs):
 
 socket.socket.connect = connect
 socket.socket.connect_ex = connect_ex
+socket.socket.sendto = sendto
 socket.getaddrinfo = getaddrinfo
+socket.gethostbyname = gethostbyname
