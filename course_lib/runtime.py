@@ -49,6 +49,11 @@ def pick(smoke: T, cpu: T, gpu: T, *, budget_name: str | None = None) -> T:
     return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[name]
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)  # absent from some older or non-Apple builds
+    return mps is not None and mps.is_available()
+
+
 def get_device() -> torch.device:
     """cuda > mps > cpu; COURSE_DEVICE (e.g. 'cpu', 'cuda:1') overrides."""
     wanted = os.environ.get("COURSE_DEVICE", "").strip()
@@ -62,15 +67,14 @@ def get_device() -> torch.device:
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
             raise ValueError(f"COURSE_DEVICE={wanted!r} but this machine has {torch.cuda.device_count()} CUDA "
                              f"device(s), numbered from 0; use 'cuda' or 'cuda:0'.")
-        mps = getattr(torch.backends, "mps", None)
-        if device.type == "mps" and not (mps is not None and mps.is_available()):
+        if device.type == "mps" and not _mps_available():
             raise ValueError(f"COURSE_DEVICE={wanted!r} but Apple's MPS is not available here; unset it or use 'cpu'.")
         if device.type not in ("cpu", "cuda", "mps"):
             raise ValueError(f"COURSE_DEVICE={wanted!r}: the course runs on 'cpu', 'cuda' or 'mps'.")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
 

