@@ -9,7 +9,8 @@ from torch import nn
 from course_lib import plotting, registry
 from course_lib.__main__ import main
 from course_lib.models import dcgan, mlp
-from course_lib.objectives import WGANGPObjective, WGANObjective
+from course_lib import losses
+from course_lib.objectives import GANObjective, WGANGPObjective, WGANObjective
 from course_lib.recipes.wgan import WGANSchedule
 from course_lib.training import StepContext
 from test_training import changed, make_trainer, params
@@ -70,6 +71,32 @@ def test_wgan_gp_loss_by_hand():
     # a 1-Lipschitz linear critic (||w|| = 1) pays no penalty
     _, stats = WGANGPObjective().d_loss(Constant(fake), Linear2D([0.6, 0.8]), (real,), ctx())
     assert stats["gp"].item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_gan_r1_penalty_by_hand_and_lazily():
+    # D(x) = w.x with ||w||^2 = 25: R1 = 25 at every real point, so gamma 0.2 adds 0.1 * 25 = 2.5.
+    D, G = Linear2D([3.0, 4.0]), Constant(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    real = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    plain, _ = GANObjective().d_loss(G, D, (real,), ctx())
+    loss, stats = GANObjective(r1_gamma=0.2).d_loss(G, D, (real,), ctx())
+    assert stats["r1"].item() == pytest.approx(25.0, rel=1e-5)
+    assert loss.item() == pytest.approx(plain.item() + 2.5, rel=1e-5)
+    assert stats["d_loss"].item() == pytest.approx(plain.item())  # the logged d_loss is the GAN part alone
+    # the penalty reaches D's weights: d/dw of 0.1 * ||w||^2 is 0.2 * w = (0.6, 0.8)
+    (g_plain,) = torch.autograd.grad(plain, D.lin.weight)
+    (g_r1,) = torch.autograd.grad(loss, D.lin.weight)
+    assert torch.allclose(g_r1 - g_plain, torch.tensor([[0.6, 0.8]]), atol=1e-5)
+    lazy = GANObjective(r1_gamma=0.2, r1_every=4)
+    for step, extra in ((1, 0.0), (3, 0.0), (4, 4 * 2.5), (8, 4 * 2.5)):  # one step in 4, weighted 4 times
+        c = ctx()
+        c.step = step
+        loss, stats = lazy.d_loss(G, D, (real,), c)
+        assert loss.item() == pytest.approx(plain.item() + extra, rel=1e-5)
+        assert ("r1" in stats) == (extra > 0)
+    with pytest.raises(ValueError, match="r1_every"):
+        GANObjective(r1_gamma=1.0, r1_every=0)
+    with pytest.raises(ValueError, match="r1_gamma"):
+        GANObjective(r1_gamma=-1.0)
 
 
 def test_weight_clipping_clamps_every_critic_weight():
