@@ -1,4 +1,4 @@
-"""Lecture 01's DCGAN at the cpu budget's scale (32x32 faces, 6,000 updates), and variants of it, measured.
+"""Lecture 01's DCGAN at the cpu budget's scale (32x32 faces, its updates), and variants of it, measured.
 
     python benchmarks/dcgan_variants.py base='{}' g64='{"g_width": 64}' --out /tmp/variants.jsonl
     python benchmarks/dcgan_variants.py --table /tmp/variants.jsonl [more.jsonl ...]   # the markdown table
@@ -12,7 +12,9 @@ One JSON line per measurement is appended to ``--out`` as soon as it exists, so 
 what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
 data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
 standard deviation (``mbstd``, Karras et al. 2018) or spectral norm (``spectral_norm``, Miyato et al.
-2018), or upsample in G by nearest-neighbour resizing and a 3x3 convolution instead of transposed
+2018), or R1 on D at another strength (``r1_gamma``, 0 for none; ``r1_every``, Mescheder et al.
+2018), or a G whose last layer gives half-width features at full size and a 3x3 convolution to RGB
+(``g_refine``), or upsample in G by nearest-neighbour resizing and a 3x3 convolution instead of transposed
 convolutions (``g_upsample="nearest"``, Odena et al. 2016), or give G and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP
 on faces instead (its cpu settings, in ``WGAN_GP``). ``amp`` and ``channels_last`` left at None are
 the Trainer's defaults (on with CUDA, off on a CPU): to match the cpu recipe on a CPU with native
@@ -39,13 +41,16 @@ from course_lib.runtime import get_device
 from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_decay, refresh_batchnorm
 
 _DC, _GP = dcgan_recipe.settings("cpu"), wgan_recipe.face_settings("cpu")  # the sizes come from the recipes
-BASE = dict(g_width=_DC["width"], d_width=_DC["width"], steps=_DC["steps"], batch_size=_DC["batch_size"],
+BASE = dict(g_width=_DC["g_width"], d_width=_DC["d_width"], steps=_DC["steps"], batch_size=_DC["batch_size"],
             n_train=_DC["n_train"], lr_g=2e-4, lr_d=2e-4, betas=[0.5, 0.999], mbstd=False, seed=0, amp=None,
             channels_last=None, lr_decay_from=_DC["lr_decay_from"], objective="gan", n_critic=1, d_norm="batch",
-            gp_weight=10.0, spectral_norm=False, g_upsample="transposed")
+            gp_weight=10.0, spectral_norm=False, g_upsample="transposed", r1_gamma=_DC["r1_gamma"], r1_every=_DC["r1_every"],
+            g_refine=False)
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
 WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", g_width=_GP["width"], d_width=_GP["d_width"],
-               lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None)
+               lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None, r1_gamma=0.0)
+# rows recorded before a setting existed ran without it
+LEGACY = dict(r1_gamma=0.0, r1_every=1, g_refine=False, lr_decay_from=None)
 MARKS = (3000, 5000, 6000, 12_000, 24_000)
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
 
@@ -74,6 +79,12 @@ def build(s: dict) -> tuple[nn.Module, nn.Module]:
                 G.net[i] = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                          nn.Conv2d(m.in_channels, m.out_channels, 3, 1, 1, bias=m.bias is not None))
                 dcgan.init_dcgan_weights(G.net[i][1])
+    if s["g_refine"]:  # the last transposed conv gives half-width features at full size, then a 3x3 conv to RGB
+        last = G.net[-2]
+        c = last.in_channels
+        G.net[-2] = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2),
+                                  nn.ReLU(True), nn.Conv2d(c // 2, 3, 3, 1, 1))
+        G.net[-2].apply(dcgan.init_dcgan_weights)
     if s["spectral_norm"]:  # every D convolution divided by its largest singular value (Miyato et al. 2018)
         for m in list(D.modules()):
             if isinstance(m, nn.Conv2d):
@@ -97,7 +108,10 @@ def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, o
     G, D = build(s)
     opt_G = torch.optim.Adam(G.parameters(), s["lr_g"], betas=tuple(s["betas"]))
     opt_D = torch.optim.Adam(D.parameters(), s["lr_d"], betas=tuple(s["betas"]))
-    objective = WGANGPObjective(gp_weight=s["gp_weight"]) if s["objective"] == "wgan-gp" else GANObjective()
+    if s["objective"] == "wgan-gp":
+        objective = WGANGPObjective(gp_weight=s["gp_weight"])
+    else:
+        objective = GANObjective(r1_gamma=s["r1_gamma"], r1_every=s["r1_every"])
     tr = Trainer(G, D, objective, opt_G, opt_D, TensorBatches(data.images, batch_size=s["batch_size"]), z_dim=100,
                  device=device, seed=s["seed"], amp=s["amp"], channels_last=s["channels_last"], log_every=50,
                  n_critic=s["n_critic"])
@@ -136,7 +150,8 @@ def table(paths: list[str]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(finals.items()):
         base = recipe_settings(r["settings"].get("objective", "gan"))
-        changed = {k: v for k, v in r["settings"].items() if base.get(k) != v and k != "objective"}
+        settings = {**LEGACY, **r["settings"]}
+        changed = {k: v for k, v in settings.items() if base.get(k) != v and k not in ("objective", "r1_every")}
         f = {k: f"{v:.3f}" for k, v in r["fd_over_blurred"].items()}
         label = ("wgan-gp " if base["objective"] == "wgan-gp" else "") + (json.dumps(changed) if changed else "none")
         lines.append(f"| {name} | {label} | {r['step']:,} | {f['raw']} | "
