@@ -7,7 +7,7 @@ with the face-feature FD as a fraction of the blurred baseline (benchmarks/dcgan
 dcgan_variants_cpu.jsonl on 2 CPU cores, h100.md on a GPU):
 - R1 on D (Mescheder et al. 2018), gamma 0.1, taken on one D step in 4 and weighted 4 times
   (StyleGAN2's lazy regularisation): with it the 64-wide pair at batch 32 reached 0.108 at 6,000
-  updates, without it 0.126 (seed 0); every step or one in 4 gave the same figure (0.108 / 0.109
+  updates, without it 0.126 (seed 0; 0.144-0.167 over three seeds on a GPU); every step or one in 4 gave the same figure (0.108 / 0.109
   at 6,000 updates) and one in 4 costs 0.084 s an update against 0.103;
 - widths 64 (not 32) at batch 32 (paper: 128): 0.126 against 0.150 at 6,000 updates, for 0.086 s an
   update against the 32-wide pair's 0.064 at batch 64 (so 5,000 updates, not 6,000, in the same
