@@ -44,8 +44,8 @@ _DC, _GP = dcgan_recipe.settings("cpu"), wgan_recipe.face_settings("cpu")  # the
 BASE = dict(g_width=_DC["g_width"], d_width=_DC["d_width"], steps=_DC["steps"], batch_size=_DC["batch_size"],
             n_train=_DC["n_train"], lr_g=2e-4, lr_d=2e-4, betas=[0.5, 0.999], mbstd=False, seed=0, amp=None,
             channels_last=None, lr_decay_from=_DC["lr_decay_from"], objective="gan", n_critic=1, d_norm="batch",
-            gp_weight=10.0, spectral_norm=False, g_upsample="transposed", r1_gamma=_DC["r1_gamma"], r1_every=_DC["r1_every"],
-            g_refine=False)
+            gp_weight=10.0, spectral_norm=False, g_upsample="transposed", r1_gamma=_DC["r1_gamma"],
+            r1_every=_DC["r1_every"], g_refine=False)
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
 WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", g_width=_GP["width"], d_width=_GP["d_width"],
                lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None, r1_gamma=0.0)
@@ -151,7 +151,8 @@ def table(paths: list[str]) -> str:
     for name, r in sorted(finals.items()):
         base = recipe_settings(r["settings"].get("objective", "gan"))
         settings = {**LEGACY, **r["settings"]}
-        changed = {k: v for k, v in settings.items() if base.get(k) != v and k not in ("objective", "r1_every")}
+        ignored = {"objective"} | ({"r1_every"} if settings["r1_gamma"] == 0 else set())  # no R1: its schedule is moot
+        changed = {k: v for k, v in settings.items() if base.get(k) != v and k not in ignored}
         f = {k: f"{v:.3f}" for k, v in r["fd_over_blurred"].items()}
         label = ("wgan-gp " if base["objective"] == "wgan-gp" else "") + (json.dumps(changed) if changed else "none")
         lines.append(f"| {name} | {label} | {r['step']:,} | {f['raw']} | "

@@ -6,10 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import plotting, registry
+from course_lib import losses, plotting, registry
 from course_lib.__main__ import main
 from course_lib.models import dcgan, mlp
-from course_lib import losses
 from course_lib.objectives import GANObjective, WGANGPObjective, WGANObjective
 from course_lib.recipes.wgan import WGANSchedule
 from course_lib.training import StepContext

@@ -1,14 +1,15 @@
 """DCGAN (Radford et al. 2016) on anime faces, per budget.
 
 cpu: 32x32 faces, G and D 64 wide, batch 32, 5,000 updates (about 0.085 s an update on 2 cores
-under bf16 autocast, R1 included): FD 0.141 / 0.107 of the blurred baseline for seeds 0 / 1
+under bf16 autocast, R1 included): FD 0.141 / 0.107 / 0.106 of the blurred baseline for seeds 0-2
 (dcgan_variants_cpu.md; the bar is 0.1). Departures from the paper, each measured at the cpu scale
 with the face-feature FD as a fraction of the blurred baseline (benchmarks/dcgan_variants.py;
 dcgan_variants_cpu.jsonl on 2 CPU cores, h100.md on a GPU):
 - R1 on D (Mescheder et al. 2018), gamma 0.1, taken on one D step in 4 and weighted 4 times
   (StyleGAN2's lazy regularisation): with it the 64-wide pair at batch 32 reached 0.108 at 6,000
-  updates, without it 0.126 (seed 0; 0.144-0.167 over three seeds on a GPU); every step or one in 4 gave the same figure (0.108 / 0.109
-  at 6,000 updates) and one in 4 costs 0.084 s an update against 0.103;
+  updates, without it 0.126 (seed 0; 0.144-0.167 over three seeds on a GPU); every step or one in 4
+  gave the same figure (0.108 / 0.109 at 6,000 updates) and one in 4 costs 0.084 s an update
+  against 0.103;
 - widths 64 (not 32) at batch 32 (paper: 128): 0.126 against 0.150 at 6,000 updates, for 0.086 s an
   update against the 32-wide pair's 0.064 at batch 64 (so 5,000 updates, not 6,000, in the same
   time); a 64-wide G with a 32-wide D and R1 stayed at 0.147;

@@ -11,8 +11,8 @@ Toys: the WGAN-GP authors' toy MLPs (3 x 512 ReLU, 2-D noise, batch 256), 128 wi
 smoke, as for the original GAN (``recipes.gan2d``); optimiser in ``TOY_GP`` (where it departs from
 their toy script, and why).
 Faces: the DCGAN generator and critic, 64x64 and width 64 at gpu; at cpu 32x32, G and critic of
-width 32 (the DCGAN recipe's pair is 64 wide at batch 32 since 2026-11-23; not measured with WGAN-GP) under bfloat16 autocast where the CPU computes bf16 in
-hardware (as the DCGAN recipe does). The penalty's double backward makes each critic step about 3x a
+width 32 (the DCGAN recipe's pair is 64 wide at batch 32 since 2026-11-23; not measured with
+WGAN-GP) under bfloat16 autocast where the CPU computes bf16 in hardware (as the DCGAN recipe does). The penalty's double backward makes each critic step about 3x a
 DCGAN D step: 5 of them per G step cost 0.29 s an update on 2 cores in bf16 (0.44 s in float32, so
 about 1.5x longer on a CPU without native bf16; ``benchmarks/train_step_time.py --wgan-gp``). A critic
 of width 16 (the earlier cpu recipe, 0.23 s in float32) left FD at 0.58-0.69 x blurred; width 32 gives
