@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from ..layers import adam_pair, norm_layer
+from ..layers import MinibatchStd, adam_pair, norm_layer
 
 
 @dataclass
@@ -35,12 +35,18 @@ class DCGANConfig:
     # D's hidden normalisation: the paper's batch norm, or 'instance' / 'none' for a WGAN-GP critic
     # (a penalty on each sample's gradient must not see other samples through batch statistics).
     d_norm: str = "batch"
+    # Not in the paper: ProGAN's minibatch standard deviation (Karras et al. 2018) as one more channel
+    # before D's last convolution, over groups of this many samples; 0 leaves it out (the paper's D).
+    mbstd_group: int = 0
 
     def __post_init__(self) -> None:
         if self.image_size < 8 or self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size must be a power of two >= 8, got {self.image_size}.")
         if self.d_norm not in ("batch", "instance", "none"):
             raise ValueError(f"d_norm must be 'batch', 'instance' or 'none', got {self.d_norm!r}.")
+        if self.mbstd_group == 1 or self.mbstd_group < 0:
+            raise ValueError(f"mbstd_group must be 0 (no minibatch-std channel) or a group of at least 2 samples, "
+                             f"got {self.mbstd_group}.")
 
     @property
     def n_up(self) -> int:
@@ -103,7 +109,9 @@ class Discriminator(nn.Module):
             layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=cfg.d_norm == "none"), norm_layer(cfg.d_norm, c * 2),
                        nn.LeakyReLU(0.2, True)]
             c *= 2
-        layers += [nn.Conv2d(c, 1, 4, 1, 0)]  # (B, 1, 1, 1): a 4x4 conv instead of an FC layer
+        if cfg.mbstd_group:  # D sees how much the samples of a group differ: a collapsed G shows up
+            layers += [MinibatchStd(cfg.mbstd_group)]
+        layers += [nn.Conv2d(c + (cfg.mbstd_group > 0), 1, 4, 1, 0)]  # (B, 1, 1, 1): a 4x4 conv instead of an FC layer
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
