@@ -10,15 +10,17 @@ budget) divided by the blurred-real baseline's, for the raw G and for moving ave
 several decays (the recipe keeps one, 0.99 at cpu), plus the attribute gaps and the memorisation check.
 One JSON line per measurement is appended to ``--out`` as soon as it exists, so a run cut short keeps
 what it measured; start several processes on one GPU to sweep in parallel. It is the same network,
-data and loss as the recipe, but its own loop over ``Trainer``: a variant may add D's minibatch
-standard deviation (``mbstd``, Karras et al. 2018) or spectral norm (``spectral_norm``, Miyato et al.
-2018), or R1 on D at another strength (``r1_gamma``, 0 for none; ``r1_every``, Mescheder et al.
-2018), or a G whose last layer gives half-width features at full size and a 3x3 convolution to RGB
-(``g_refine``), or upsample in G by nearest-neighbour resizing and a 3x3 convolution instead of transposed
-convolutions (``g_upsample="nearest"``, Odena et al. 2016), or give G and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP
-on faces instead (its cpu settings, in ``WGAN_GP``). ``amp`` and ``channels_last`` left at None are
-the Trainer's defaults (on with CUDA, off on a CPU): to match the cpu recipe on a CPU with native
-bf16, pass ``"amp": true, "channels_last": true``.
+data and loss as the recipe, but its own loop over ``Trainer``: a variant may change the group size of
+D's minibatch standard deviation (``mbstd_group``, Karras et al. 2018; 0 for none; rows recorded before
+it was in the recipe say ``"batch"`` where it was taken over the whole batch), add spectral norm
+(``spectral_norm``, Miyato et al. 2018), or R1 on D at another strength (``r1_gamma``, 0 for none;
+``r1_every``, Mescheder et al. 2018), or a G whose last layer gives half-width features at full size and
+a 3x3 convolution to RGB (``g_refine``), or upsample in G by nearest-neighbour resizing and a 3x3
+convolution instead of transposed convolutions (``g_upsample="nearest"``, Odena et al. 2016), or give G
+and D different learning rates; ``objective="wgan-gp"`` trains lecture 05's WGAN-GP on faces instead
+(its cpu settings, in ``WGAN_GP``). ``amp`` and ``channels_last`` left at None are the Trainer's
+defaults (on with CUDA, off on a CPU): to match the cpu recipe on a CPU with native bf16, pass
+``"amp": true, "channels_last": true``.
 """
 from __future__ import annotations
 
@@ -42,25 +44,19 @@ from course_lib.training import TensorBatches, Trainer, ema_update, linear_lr_de
 
 _DC, _GP = dcgan_recipe.settings("cpu"), wgan_recipe.face_settings("cpu")  # the sizes come from the recipes
 BASE = dict(g_width=_DC["g_width"], d_width=_DC["d_width"], steps=_DC["steps"], batch_size=_DC["batch_size"],
-            n_train=_DC["n_train"], lr_g=2e-4, lr_d=2e-4, betas=[0.5, 0.999], mbstd=False, seed=0, amp=None,
-            channels_last=None, lr_decay_from=_DC["lr_decay_from"], objective="gan", n_critic=1, d_norm="batch",
-            gp_weight=10.0, spectral_norm=False, g_upsample="transposed", r1_gamma=_DC["r1_gamma"],
-            r1_every=_DC["r1_every"], g_refine=False)
+            n_train=_DC["n_train"], lr_g=_DC["lr"], lr_d=_DC["lr"], betas=[0.5, 0.999],
+            mbstd_group=_DC["mbstd_group"], seed=0, amp=None, channels_last=None,
+            lr_decay_from=_DC["lr_decay_from"], objective="gan", n_critic=1, d_norm="batch", gp_weight=10.0,
+            spectral_norm=False, g_upsample="transposed", r1_gamma=_DC["r1_gamma"], r1_every=_DC["r1_every"],
+            g_refine=False)
 # objective "wgan-gp" starts from lecture 05's cpu face settings (``recipes.wgan``) instead; overrides still apply
 WGAN_GP = dict(objective="wgan-gp", n_critic=5, d_norm="none", g_width=_GP["width"], d_width=_GP["d_width"],
-               lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None, r1_gamma=0.0)
+               lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], steps=_GP["steps"], lr_decay_from=None, r1_gamma=0.0,
+               mbstd_group=0)
 # rows recorded before a setting existed ran without it
 LEGACY = dict(r1_gamma=0.0, r1_every=1, g_refine=False, lr_decay_from=None)
 MARKS = (3000, 5000, 6000, 12_000, 24_000)
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
-
-
-class MinibatchStd(nn.Module):
-    """Appends the batch's mean feature standard deviation as one more channel (ProGAN's trick)."""
-
-    def forward(self, x):
-        s = x.float().std(0, unbiased=False).mean().to(x.dtype)
-        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], 1)
 
 
 def recipe_settings(objective: str) -> dict:
@@ -70,7 +66,7 @@ def recipe_settings(objective: str) -> dict:
 
 def build(s: dict) -> tuple[nn.Module, nn.Module]:
     cfg = dcgan.DCGANConfig(image_size=32, g_width=s["g_width"], d_width=s["d_width"], batch_size=s["batch_size"],
-                            d_norm=s["d_norm"])
+                            d_norm=s["d_norm"], mbstd_group=s["mbstd_group"])
     torch.manual_seed(s["seed"])
     G, D = dcgan.build(cfg)
     if s["g_upsample"] == "nearest":  # resize-convolution (Odena et al. 2016): no checkerboard by construction
@@ -89,10 +85,6 @@ def build(s: dict) -> tuple[nn.Module, nn.Module]:
         for m in list(D.modules()):
             if isinstance(m, nn.Conv2d):
                 torch.nn.utils.parametrizations.spectral_norm(m)
-    if s["mbstd"]:
-        last = D.net[-1]
-        D.net[-1] = nn.Sequential(MinibatchStd(), nn.Conv2d(last.in_channels + 1, 1, 4, 1, 0))
-        dcgan.init_dcgan_weights(D.net[-1][1])
     return G, D
 
 
@@ -140,6 +132,15 @@ def run_variant(name: str, overrides: dict, ev: FaceEvaluator, blurred: float, o
             f.write(json.dumps(row) + "\n")
 
 
+def with_mbstd_group(settings: dict) -> dict:
+    """Rows recorded before the recipe had D's minibatch std say ``mbstd`` (true or false) instead."""
+    if "mbstd" not in settings:
+        return settings
+    s = {k: v for k, v in settings.items() if k != "mbstd"}
+    s["mbstd_group"] = (settings.get("mbstd_group") or "batch") if settings["mbstd"] else 0
+    return s
+
+
 def table(paths: list[str]) -> str:
     rows = [json.loads(line) for p in paths for line in open(p) if line.strip()]
     finals = {}
@@ -150,7 +151,7 @@ def table(paths: list[str]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(finals.items()):
         base = recipe_settings(r["settings"].get("objective", "gan"))
-        settings = {**LEGACY, **r["settings"]}
+        settings = with_mbstd_group({**LEGACY, **r["settings"]})
         ignored = {"objective"} | ({"r1_every"} if settings["r1_gamma"] == 0 else set())  # no R1: its schedule is moot
         changed = {k: v for k, v in settings.items() if base.get(k) != v and k not in ignored}
         f = {k: f"{v:.3f}" for k, v in r["fd_over_blurred"].items()}
