@@ -111,7 +111,8 @@ class Discriminator(nn.Module):
             c *= 2
         if cfg.mbstd_group:  # D sees how much the samples of a group differ: a collapsed G shows up
             layers += [MinibatchStd(cfg.mbstd_group)]
-        layers += [nn.Conv2d(c + (cfg.mbstd_group > 0), 1, 4, 1, 0)]  # (B, 1, 1, 1): a 4x4 conv instead of an FC layer
+            c += 1  # the channel it appends
+        layers += [nn.Conv2d(c, 1, 4, 1, 0)]  # (B, 1, 1, 1): a 4x4 conv instead of an FC layer
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
