@@ -109,10 +109,23 @@ class WGANGPObjective:
     x_hat = eps * x + (1 - eps) * G(z), eps ~ U(0, 1) per sample (``losses.gradient_penalty``, with the
     run's generator for eps and the AMP scaler). G minimises -E[C(G(z))]. The critic must not use
     batch norm (the penalty treats samples independently). Logged: the losses, ``wasserstein``
-    (E[C(x)] - E[C(G(z))], the critic's estimate of the distance) and ``gp`` (the penalty, unweighted).
+    (E[C(x)] - E[C(G(z))], the critic's estimate of the distance) and ``gp`` (the penalty, unweighted,
+    on the steps that take it).
+    Two options from ProGAN (Karras et al. 2018), which trains WGAN-GP with one critic step per G
+    step: ``drift`` > 0 adds drift * E[C(x)^2] (their epsilon_drift, 0.001), so that the critic's
+    scores, which the loss leaves free up to a constant, do not wander far from 0; ``gp_every`` = k
+    takes the penalty, weighted k times, on the critic steps of one G step in k (lazy regularisation
+    as in StyleGAN2; with one critic step per G step, one critic step in k).
     """
 
     gp_weight: float = 10.0  # paper: lambda = 10
+    drift: float = 0.0  # ProGAN: 0.001
+    gp_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.gp_weight < 0 or self.drift < 0 or self.gp_every < 1:
+            raise ValueError(f"gp_weight and drift must be >= 0 and gp_every >= 1, got {self.gp_weight}, "
+                             f"{self.drift} and {self.gp_every}.")
 
     def d_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
         real = batch[0]
@@ -120,9 +133,16 @@ class WGANGPObjective:
             fake = G(ctx.noise(len(real)))
         real_scores, fake_scores = D(real), D(fake)
         wasserstein_loss = losses.wgan_d_loss(real_scores, fake_scores)
-        gp = losses.gradient_penalty(D, real, fake, generator=ctx.generator, scaler=ctx.scaler)
-        loss = wasserstein_loss + self.gp_weight * gp
-        return loss, {"d_loss": loss.detach(), "wasserstein": -wasserstein_loss.detach(), "gp": gp.detach()}
+        loss = wasserstein_loss
+        stats = {"wasserstein": -wasserstein_loss.detach()}
+        if self.drift > 0:
+            loss = loss + self.drift * real_scores.float().pow(2).mean()
+        if ctx.step % self.gp_every == 0:
+            gp = losses.gradient_penalty(D, real, fake, generator=ctx.generator, scaler=ctx.scaler)
+            loss = loss + self.gp_weight * self.gp_every * gp
+            stats["gp"] = gp.detach()
+        stats["d_loss"] = loss.detach()
+        return loss, stats
 
     def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple | None, ctx: StepContext):
         loss = losses.wgan_g_loss(D(G(ctx.noise(ctx.batch_size))))

@@ -10,6 +10,8 @@ from course_lib import losses, plotting, registry
 from course_lib.__main__ import main
 from course_lib.models import dcgan, mlp
 from course_lib.objectives import GANObjective, WGANGPObjective, WGANObjective
+from course_lib.layers import MinibatchStd
+from course_lib.recipes import wgan
 from course_lib.recipes.wgan import WGANSchedule
 from course_lib.training import StepContext
 from test_training import changed, make_trainer, params
@@ -70,6 +72,25 @@ def test_wgan_gp_loss_by_hand():
     # a 1-Lipschitz linear critic (||w|| = 1) pays no penalty
     _, stats = WGANGPObjective().d_loss(Constant(fake), Linear2D([0.6, 0.8]), (real,), ctx())
     assert stats["gp"].item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_wgan_gp_drift_and_lazy_penalty_by_hand():
+    # ProGAN's drift: 0.001 * E[C(x)^2] with real scores 3 and 4 is 0.001 * 12.5.
+    C, G = Linear2D([3.0, 4.0]), Constant(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    real = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    plain, _ = WGANGPObjective().d_loss(G, C, (real,), ctx())
+    drifting, _ = WGANGPObjective(drift=0.001).d_loss(G, C, (real,), ctx())
+    assert drifting.item() == pytest.approx(plain.item() + 0.0125, rel=1e-5)
+    lazy = WGANGPObjective(gp_every=4)  # the penalty (16, lambda 10) on one step in 4, weighted 4 times
+    for step, penalty in ((1, 0.0), (3, 0.0), (4, 4 * 160.0), (8, 4 * 160.0)):
+        c = ctx()
+        c.step = step
+        loss, stats = lazy.d_loss(G, C, (real,), c)
+        assert loss.item() == pytest.approx(penalty, rel=1e-5, abs=1e-6)  # the Wasserstein part is 0 here
+        assert ("gp" in stats) == (penalty > 0)
+    for bad in (dict(gp_every=0), dict(drift=-1.0), dict(gp_weight=-1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            WGANGPObjective(**bad)
 
 
 def test_gan_r1_penalty_by_hand_and_lazily():
@@ -170,7 +191,12 @@ def test_toy_wgan_gp_decays_its_learning_rate_linearly():
 def test_wgan_gp_critic_on_faces_has_no_batch_norm_and_wgan_uses_rmsprop():
     gp = registry.experiment("wgan-gp", "anime", "smoke", seed=0, device="cpu")
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in gp.trainer.D.modules())
-    assert isinstance(gp.trainer.opt_D, torch.optim.Adam) and gp.trainer.opt_D.defaults["betas"] == (0.0, 0.9)
+    # smoke and cpu train it as ProGAN does; gpu keeps the paper's optimiser and 5 critic steps
+    assert isinstance(gp.trainer.opt_D, torch.optim.Adam) and gp.trainer.opt_D.defaults["betas"] == (0.0, 0.99)
+    assert any(isinstance(m, MinibatchStd) for m in gp.trainer.D.modules()) and gp.trainer.n_critic == 1
+    paper = wgan.face_settings("gpu")
+    assert (paper["n_critic"], paper["lr"], paper["betas"], paper["gp_every"], paper["drift"]) == (5, 1e-4, (0.0, 0.9), 1, 0.0)
+    assert wgan.face_settings("cpu", clip=True)["n_critic"] == 5
     clip = registry.experiment("wgan", "ring8", "smoke", seed=0, device="cpu")
     assert isinstance(clip.trainer.opt_D, torch.optim.RMSprop) and clip.trainer.opt_D.defaults["lr"] == 5e-5
     assert clip.trainer.critic_schedule(0) > clip.trainer.critic_schedule(clip.trainer.critic_schedule.warmup) == 5

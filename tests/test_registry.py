@@ -64,10 +64,14 @@ def test_face_recipes_at_cpu_use_bf16_autocast_only_where_the_cpu_computes_it(mo
     assert exp.settings["cpu_bf16_autocast"] is native_bf16
     assert exp.settings["ema_decay"] == 0.99  # the cpu recipes' measured choice (benchmarks/results/h100.md)
     # the widths each recipe measured best within its budget: dcgan_variants_cpu.jsonl, h100.md section 5
-    assert exp.trainer.D.net[0].out_channels == {"dcgan": 64, "wgan-gp": 32}[model]
+    assert exp.trainer.D.net[0].out_channels == 64
     if model == "dcgan":  # lazy R1 on D, and the record says so
         assert (exp.trainer.objective.r1_gamma, exp.trainer.objective.r1_every) == (0.1, 4)
         assert (exp.settings["r1_gamma"], exp.settings["r1_every"]) == (0.1, 4)
+    else:  # ProGAN's WGAN-GP: one critic step per G step, the drift term, a lazy penalty; the record says so
+        assert exp.trainer.n_critic == exp.settings["n_critic"] == 1
+        assert (exp.trainer.objective.gp_every, exp.trainer.objective.drift) == (4, 0.001)
+        assert exp.settings["objective"] == {"gp_weight": 10.0, "drift": 0.001, "gp_every": 4}
 
 
 def test_untrained_baseline_is_the_runs_own_initial_g_whatever_drew_from_the_rng_before():
