@@ -72,6 +72,7 @@ def test_face_recipes_at_cpu_use_bf16_autocast_only_where_the_cpu_computes_it(mo
         assert exp.trainer.n_critic == exp.settings["n_critic"] == 1
         assert (exp.trainer.objective.gp_every, exp.trainer.objective.drift) == (4, 0.001)
         assert exp.settings["objective"] == {"gp_weight": 10.0, "drift": 0.001, "gp_every": 4}
+        assert exp.settings["lr_decay_from"] == 0.5 and exp.settings["lr_decay"]
 
 
 def test_untrained_baseline_is_the_runs_own_initial_g_whatever_drew_from_the_rng_before():

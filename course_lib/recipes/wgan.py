@@ -117,9 +117,10 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
         objective = WGANGPObjective(gp_weight=s.get("gp_weight", 10.0), drift=s.get("drift", 0.0),
                                     gp_every=s.get("gp_every", 1))
     schedule = schedule_for(budget_name, clip)
-    lr_decay = toy and not clip and s["lr_decay"]
+    # both learning rates fall linearly to 0 from this fraction of the run on (None: constant)
+    decay_from = None if clip else ((0.0 if s["lr_decay"] else None) if toy else s["lr_decay_from"])
     extra = {"objective": asdict(objective), "critic_schedule": asdict(schedule) if schedule else None,
-             "lr_decay": lr_decay}
+             "lr_decay": decay_from is not None, "lr_decay_from": decay_from}
     trainer_kwargs = {"n_critic": 5 if clip else s.get("n_critic", 5), "critic_schedule": schedule}
 
     def optimizers(G, D, lr, betas):
@@ -135,9 +136,10 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
         cfg = mlp.MLPConfig(hidden=s["hidden"], batch_size=s["batch_size"], lr=s["lr"], betas=s["betas"])
         exp = gan2d.toy_experiment(model, data_name, budget_name, seed, device, n_steps, s["n_train"], cfg,
                                    objective, lambda G, D: optimizers(G, D, cfg.lr, cfg.betas), extra, **trainer_kwargs)
-        if lr_decay:
+        if decay_from is not None:
             # the WGAN-GP authors' CIFAR-10 ResNet script decays the rate linearly to 0 over the whole run
-            exp.trainer.callbacks.insert(0, linear_lr_decay([exp.trainer.opt_G, exp.trainer.opt_D], 0, n_steps))
+            exp.trainer.callbacks.insert(0, linear_lr_decay([exp.trainer.opt_G, exp.trainer.opt_D],
+                                                            int(decay_from * n_steps), n_steps))
         return exp
     if data_name != "anime":
         raise ValueError(f"{model} trains on ring8, grid25 or anime, not {data_name!r}.")
@@ -154,14 +156,13 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     cpu_bf16 = cpu_budget_bf16(budget_name, device)
     record = {"model": model, "arch": "dcgan", "model_config": asdict(cfg), "data": data_name, "budget": budget_name,
               "seed": seed, "steps": n_steps, "ema_decay": s["ema_decay"], "data_source": data.source,
-              "cpu_bf16_autocast": cpu_bf16, "n_critic": trainer_kwargs["n_critic"],
-              "lr_decay_from": None if clip else s["lr_decay_from"], **extra}
+              "cpu_bf16_autocast": cpu_bf16, "n_critic": trainer_kwargs["n_critic"], **extra}
     trainer = Trainer(G, D, objective, opt_G, opt_D, TensorBatches(data.images, batch_size=cfg.batch_size),
                       z_dim=cfg.z_dim, ema_decay=s["ema_decay"], device=device, seed=seed, config=record,
                       amp=True if cpu_bf16 else None, channels_last=True if cpu_bf16 else None,
                       log_every=pick(smoke=1, cpu=10, gpu=25, budget_name=budget_name), **trainer_kwargs)
-    if not clip and s["lr_decay_from"] is not None:  # both rates fall linearly to 0 over the run's last part
-        trainer.callbacks.append(linear_lr_decay([opt_G, opt_D], int(s["lr_decay_from"] * n_steps), n_steps))
+    if decay_from is not None:
+        trainer.callbacks.append(linear_lr_decay([opt_G, opt_D], int(decay_from * n_steps), n_steps))
     return Experiment(model, data, budget_name, trainer, n_steps, record, landmark_steps(n_steps),
                       evaluate=evaluation.face_metrics)
 
