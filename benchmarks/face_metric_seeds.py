@@ -8,7 +8,8 @@ networks. Differences between runs smaller than this spread are not worth a clai
 
     python -m course_lib train dcgan --data anime --budget cpu --out runs/dcgan-s0
     flock /tmp/course_cpu.lock python benchmarks/face_metric_seeds.py runs/dcgan-s0 [RUN ...] --net-seeds 1 11 12 13
-    (writes benchmarks/results/face_metric_seeds_<budget>.json and .md)
+    (writes benchmarks/results/face_metric_seeds_<budget>.json and .md; --keep-other-runs keeps the
+    runs already there that are not given again)
 
 Each run's samples are what its metrics.json measured: G_ema with its batch-norm statistics
 refreshed, on the evaluation noise (seed EVAL_NOISE_SEED). With the course's own network seed the
@@ -50,12 +51,29 @@ def run_samples(run_dir: Path, n: int) -> tuple[str, dict, torch.Tensor]:
     return f"{settings['model']} seed {settings['seed']}", settings, exp.trainer.sample(z)
 
 
+def keep_other_runs(path: Path, rows: list[dict], names: list[str], run_dirs: dict) -> tuple[list[str], dict]:
+    """Put the runs of an earlier results file that were not measured again into ``rows`` (in place)."""
+    if not path.is_file():
+        return names, run_dirs
+    old = json.loads(path.read_text())
+    old_rows = {r["net_seed"]: r for r in old["rows"]}
+    missing = [r["net_seed"] for r in rows if r["net_seed"] not in old_rows]
+    if missing:
+        raise SystemExit(f"{path} has no rows for network seeds {missing}: measure every run again instead.")
+    kept = [n for n in old["runs"] if n not in names]
+    for r in rows:
+        r["runs"] = {**{n: old_rows[r["net_seed"]]["runs"][n] for n in kept}, **r["runs"]}
+    return kept + names, {**{n: old["runs"][n] for n in kept}, **run_dirs}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="--out folders of finished face runs")
     p.add_argument("--net-seeds", type=int, nargs="+", default=[FEATURE_TRAIN_SEED, 11, 12, 13])
     p.add_argument("--n", type=int, default=2000, help="samples per set (the course's standard: 2,000)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--keep-other-runs", action="store_true",
+                   help="keep the runs already in the results file that are not measured again (same network seeds)")
     args = p.parse_args()
     runs = [run_samples(r, args.n) for r in args.runs]
     budgets = {s["budget"] for _, s, _ in runs}
@@ -78,12 +96,15 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
     names = [name for name, _, _ in runs]
+    run_dirs = {name: str(r) for name, r in zip(names, args.runs)}
+    out = Path(__file__).parent / "results"
+    if args.keep_other_runs:
+        names, run_dirs = keep_other_runs(out / f"face_metric_seeds_{budget}.json", rows, names, run_dirs)
     spread = {name: [r["runs"][name]["over_blurred"] for r in rows] for name in names}
     result = {"benchmark": "face-feature FD under feature networks trained with other seeds",
               "budget": budget, "image_size": size, "samples": args.n, "course_net_seed": FEATURE_TRAIN_SEED,
               "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-              "runs": {name: str(r) for name, r in zip(names, args.runs)}, "rows": rows}
-    out = Path(__file__).parent / "results"
+              "runs": run_dirs, "rows": rows}
     out.mkdir(exist_ok=True)
     (out / f"face_metric_seeds_{budget}.json").write_text(json.dumps(result, indent=2))
 
