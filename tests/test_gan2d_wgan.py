@@ -8,9 +8,9 @@ from torch import nn
 
 from course_lib import losses, plotting, registry
 from course_lib.__main__ import main
+from course_lib.layers import MinibatchStd
 from course_lib.models import dcgan, mlp
 from course_lib.objectives import GANObjective, WGANGPObjective, WGANObjective
-from course_lib.layers import MinibatchStd
 from course_lib.recipes import wgan
 from course_lib.recipes.wgan import WGANSchedule
 from course_lib.training import StepContext
