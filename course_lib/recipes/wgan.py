@@ -121,7 +121,7 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     decay_from = None if clip else ((0.0 if s["lr_decay"] else None) if toy else s["lr_decay_from"])
     extra = {"objective": asdict(objective), "critic_schedule": asdict(schedule) if schedule else None,
              "lr_decay": decay_from is not None, "lr_decay_from": decay_from}
-    trainer_kwargs = {"n_critic": 5 if clip else s.get("n_critic", 5), "critic_schedule": schedule}
+    trainer_kwargs = {"n_critic": s.get("n_critic", 5), "critic_schedule": schedule}  # the toys: 5
 
     def optimizers(G, D, lr, betas):
         # recorded with the run, since the config's lr and betas are Adam's and do not apply to WGAN
@@ -146,7 +146,7 @@ def _setup(model: str, data_name: str, budget_name: str, seed: int, device, step
     data = dataset(data_name, size=s["image_size"], n=s["n_train"])  # the training faces; the run seed is for init and noise
     cfg = dcgan.DCGANConfig(image_size=s["image_size"], g_width=s["width"], d_width=s["d_width"],
                             batch_size=s["batch_size"], lr=s["lr"], betas=s["betas"],
-                            mbstd_group=0 if clip else s["mbstd_group"],
+                            mbstd_group=s["mbstd_group"],
                             d_norm="batch" if clip else "none")  # WGAN's code keeps DCGAN's BN; GP must not
     torch.manual_seed(seed)  # layer initialisation
     G, D = dcgan.build(cfg)
