@@ -27,6 +27,7 @@ from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
 
 FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
+TRAINER_KEYS = {"n_critic", "permute_colours", "lr_decay_from"}  # read by recipe.make_trainer, not in every budget's settings
 
 
 def train(path: str, variants: list[tuple[str, dict]]) -> None:
@@ -41,7 +42,7 @@ def train(path: str, variants: list[tuple[str, dict]]) -> None:
             G = tr.sampler()
             saved[f"{name}@{mark}"] = {"settings": s, "seed": seed, "naive": v.get("naive", False), "step": mark,
                                        "sec": round(time.perf_counter() - t0, 1), "device": str(tr.device),
-                                       "G": {k: x.detach().cpu() for k, x in G.state_dict().items()}}
+                                       "G": {k: x.detach().cpu().clone() for k, x in G.state_dict().items()}}
             torch.save(saved, path)
             print(name, mark, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -84,7 +85,7 @@ def main() -> None:
             v = json.loads(text)
         except json.JSONDecodeError as err:
             sys.exit(f"{arg!r}: the part after '=' must be JSON with at least \"marks\" ({err})")
-        unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu"))
+        unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu")) - TRAINER_KEYS
         if "marks" not in v or unknown:
             sys.exit(f"{name}: needs \"marks\" (a list of update counts); unknown settings: {sorted(unknown)}")
         variants.append((name, v))

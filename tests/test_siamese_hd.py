@@ -232,6 +232,18 @@ def test_one_step_changes_the_right_weights(naive):
     assert all(torch.isfinite(v) for v in stats.values())
 
 
+def test_d_learning_rate_critic_steps_and_decay_follow_the_settings():
+    s = {**recipe.settings("smoke"), "lr": 1e-3, "lr_d": 4e-3, "n_critic": 2, "lr_decay_from": 0.5, "steps": 4}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    assert tr.n_critic == 2
+    assert tr.opt_G.param_groups[0]["lr"] == 1e-3 and tr.opt_D.param_groups[0]["lr"] == 4e-3
+    tr.fit(3, progress=False)  # decay from update 2 to 4: after update 3 both rates are at half
+    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert tr.opt_D.param_groups[0]["lr"] == pytest.approx(2e-3)
+    plain = recipe.make_trainer(tiny_domains(2 * s["tile"]), recipe.settings("smoke"), device="cpu")
+    assert plain.opt_G.param_groups[0]["lr"] == plain.opt_D.param_groups[0]["lr"] == shd.SiameseHDConfig.lr
+
+
 def test_objective_weights_the_terms_as_documented():
     s = recipe.settings("smoke")
     tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")

@@ -76,7 +76,8 @@ class SiameseHDConfig:
     lenvec: int = 128  # borrowed from MelGAN-VC (vector length of the Siamese D)
     margin: float = 2.0  # borrowed from MelGAN-VC (its delta)
     travel_weight: float = 10.0  # Siamese/TraVeL weight: MelGAN-VC and TraVeLGAN both use 10
-    lr: float = 2e-4  # borrowed from MelGAN-VC / TraVeLGAN
+    lr: float = 2e-4  # borrowed from MelGAN-VC / TraVeLGAN (G's, and D's unless lr_d is given)
+    lr_d: float | None = None  # D's own learning rate (None: lr); our option
     betas: tuple[float, float] = (0.5, 0.999)  # borrowed from MelGAN-VC / TraVeLGAN
     batch_size: int = 16  # borrowed from MelGAN-VC / TraVeLGAN
     init_gain: float = 0.1  # scale of G's last layer at init (near-identity start; our choice)
@@ -265,4 +266,10 @@ def build(cfg: SiameseHDConfig, naive: bool = False) -> tuple[Generator, Siamese
     return Generator(cfg), SiameseDiscriminator(cfg, image_size=cfg.tile if naive else 2 * cfg.tile)
 
 
-make_optimizers = adam_pair  # Adam(cfg.lr, cfg.betas) for G and for D
+def make_optimizers(G: nn.Module, D: nn.Module, cfg: SiameseHDConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam(cfg.lr, cfg.betas) for G; the same for D, at ``cfg.lr_d`` when it is given."""
+    opt_G, opt_D = adam_pair(G, D, cfg)
+    if cfg.lr_d is not None:
+        for group in opt_D.param_groups:
+            group["lr"] = cfg.lr_d
+    return opt_G, opt_D

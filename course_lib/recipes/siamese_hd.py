@@ -38,7 +38,7 @@ from ..models import siamese_hd as shd
 from ..registry import dataset
 from ..runtime import get_device, pick
 from ..storage import safe_load
-from ..training import StepContext, Trainer
+from ..training import StepContext, Trainer, linear_lr_decay
 
 
 def settings(budget_name: str) -> dict:
@@ -126,7 +126,11 @@ class _HalfCrops:
 
 def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, naive: bool = False,
                  record: dict | None = None) -> Trainer:
-    """A ready Trainer for the Combo model (default) or the naive baseline, on ``data``'s crops."""
+    """A ready Trainer for the Combo model (default) or the naive baseline, on ``data``'s crops.
+
+    Besides the budget's settings, ``s`` may name ``n_critic`` (D updates per G update, default 1),
+    ``lr_decay_from`` (both rates fall linearly to 0 from that share of the run) and ``lr_d`` (D's own
+    rate): options for ``benchmarks/siamese_hd_variants.py``, measured in siamese_hd_cpu.md."""
     cfg = model_config(s)
     torch.manual_seed(seed)  # layer initialisation
     G, D = shd.build(cfg, naive=naive)
@@ -134,9 +138,13 @@ def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, nai
     batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False))
     objective = SiameseObjective(margin=cfg.margin, travel_weight=cfg.travel_weight,
                                  identity_weight=cfg.identity_weight, combo=not naive)
-    return Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
-                   n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
-                   log_every=s["log_every"], config=record or {})
+    tr = Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
+                 n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
+                 log_every=s["log_every"], config=record or {})
+    if s.get("lr_decay_from") is not None:  # both learning rates fall linearly to 0 over the last part
+        steps = s["naive_steps"] if naive else s["steps"]
+        tr.callbacks.insert(0, linear_lr_decay([opt_G, opt_D], int(s["lr_decay_from"] * steps), steps))
+    return tr
 
 
 def load_data(s: dict, seed: int = 0) -> PaintingDomains:
