@@ -76,9 +76,10 @@ def cached_network(path: str | os.PathLike, build, train, settings: dict) -> tup
     if path.is_file():
         try:
             state = safe_load(path)
-            net = build()
-            net.load_state_dict(state["state"])
-            return net.eval(), state["accuracy"]
+            if isinstance(state, dict) and isinstance(state.get("state"), dict):  # not a tensor or list someone saved
+                net = build()
+                net.load_state_dict(state["state"])
+                return net.eval(), state["accuracy"]
         except (*FOREIGN_FILE_ERRORS, RuntimeError):  # RuntimeError: load_state_dict of another layout
             pass  # retrain below
     net, score = train()
