@@ -27,7 +27,6 @@ from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
 
 FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
-TRAINER_KEYS = {"n_critic", "permute_colours", "lr_decay_from"}  # read by recipe.make_trainer, not in every budget's settings
 
 
 def train(path: str, variants: list[tuple[str, dict]]) -> None:
@@ -85,7 +84,7 @@ def main() -> None:
             v = json.loads(text)
         except json.JSONDecodeError as err:
             sys.exit(f"{arg!r}: the part after '=' must be JSON with at least \"marks\" ({err})")
-        unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu")) - TRAINER_KEYS
+        unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu")) - set(recipe.TRAINER_OPTIONS)
         if "marks" not in v or unknown:
             sys.exit(f"{name}: needs \"marks\" (a list of update counts); unknown settings: {sorted(unknown)}")
         variants.append((name, v))

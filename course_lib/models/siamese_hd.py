@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
-from ..layers import adam_pair, pad_to_multiple  # noqa: F401  (also public here: tiling pads with it)
+from ..layers import pad_to_multiple  # noqa: F401  (also public here: tiling pads with it)
 
 
 MIN_SIDE = 8  # G's smallest input side: 2 px at its 1/4 level, the least reflect padding accepts
@@ -268,8 +268,6 @@ def build(cfg: SiameseHDConfig, naive: bool = False) -> tuple[Generator, Siamese
 
 def make_optimizers(G: nn.Module, D: nn.Module, cfg: SiameseHDConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Adam(cfg.lr, cfg.betas) for G; the same for D, at ``cfg.lr_d`` when it is given."""
-    opt_G, opt_D = adam_pair(G, D, cfg)
-    if cfg.lr_d is not None:
-        for group in opt_D.param_groups:
-            group["lr"] = cfg.lr_d
-    return opt_G, opt_D
+    lr_d = cfg.lr if cfg.lr_d is None else cfg.lr_d
+    return (torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas),
+            torch.optim.Adam(D.parameters(), lr=lr_d, betas=cfg.betas))

@@ -124,13 +124,20 @@ class _HalfCrops:
         return a[..., top:top + s, left:left + s], b[..., top:top + s, left:left + s]
 
 
+TRAINER_OPTIONS = {  # settings make_trainer reads that no budget names
+    "n_critic": "D updates per G update (default 1)",
+    "lr_decay_from": "both rates fall linearly to 0 from this share of the run (default: no decay)",
+    "permute_colours": "shuffle each crop's RGB channels (default False)",
+}
+
+
 def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, naive: bool = False,
                  record: dict | None = None) -> Trainer:
     """A ready Trainer for the Combo model (default) or the naive baseline, on ``data``'s crops.
 
-    Besides the budget's settings, ``s`` may name ``n_critic`` (D updates per G update, default 1),
-    ``lr_decay_from`` (both rates fall linearly to 0 from that share of the run) and ``lr_d`` (D's own
-    rate): options for ``benchmarks/siamese_hd_variants.py``, measured in siamese_hd_cpu.md."""
+    Besides the budget's settings, ``s`` may name the ``TRAINER_OPTIONS`` and ``lr_d`` (D's own rate, a
+    config field): options for ``benchmarks/siamese_hd_variants.py``, measured in siamese_hd_cpu.md.
+    The decay ends at ``s["steps"]`` (``s["naive_steps"]`` for the naive model)."""
     cfg = model_config(s)
     torch.manual_seed(seed)  # layer initialisation
     G, D = shd.build(cfg, naive=naive)
