@@ -7,6 +7,7 @@ import socket
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
@@ -271,6 +272,15 @@ def test_identity_term_is_zero_for_an_identity_g_and_sees_paintings_only():
     assert st["G_identity"].item() == pytest.approx((b * 0.5 - b).abs().mean().item(), rel=1e-5)
 
 
+def test_local_mean_is_the_reflect_padded_box_mean():
+    x = torch.randn(2, 3, 20, 17)
+    for window in (1, 7, 15):
+        r = window // 2
+        box = F.avg_pool2d(F.pad(x, (r, r, r, r), mode="reflect"), window, stride=1)  # the 2-D definition
+        assert torch.allclose(shd.local_mean(x, window), box, atol=1e-6)
+        assert torch.allclose(shd.detail_layer(x, window), x - box, atol=1e-6)
+
+
 def test_detail_layer_d_ignores_palette_shifts_but_sees_seams():
     torch.manual_seed(0)
     cfg = shd.SiameseHDConfig(tile=8, g_width=4, g_blocks=1, d_width=8, lenvec=16)
@@ -401,3 +411,75 @@ def test_run_and_sample_end_to_end_at_smoke(tmp_path):
     assert sample.shape == (1, 3, side, side)
     with pytest.raises(ValueError, match="painterly"):
         recipe.run("anime", "smoke", 0, tmp_path)
+
+
+def test_base_term_charges_colour_casts_not_fine_detail():
+    s = {**recipe.settings("smoke"), "base_weight": 3.0, "detail_window": 3}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    a, b = tr.data.next(torch.Generator().manual_seed(0))
+    obj = tr.objective
+    assert (obj.base_weight, obj.base_window) == (3.0, 3)
+    _, st = obj.g_loss(nn.Identity(), tr.D, (a, b), tr._ctx)
+    assert st["G_base"].item() == 0.0
+    cast = torch.tensor([0.2, -0.1, 0.0]).view(1, 3, 1, 1)
+    _, st = obj.g_loss(lambda x: x + cast, tr.D, (a, b), tr._ctx)  # a tint: the base layer moves by it
+    assert st["G_base"].item() == pytest.approx(0.1, rel=1e-4)
+
+    def checker(x):  # +-0.1 alternating pixels: a 3 x 3 mean keeps 1/9 of it (reflect padding keeps the pattern)
+        i = torch.arange(x.shape[-1])
+        return x + 0.1 * (1 - 2 * ((i.view(-1, 1) + i.view(1, -1)) % 2))
+    _, st = obj.g_loss(checker, tr.D, (a, b), tr._ctx)  # the finest detail: hardly in the base layer
+    assert st["G_base"].item() == pytest.approx(0.1 / 9, rel=1e-3)
+    plain = recipe.make_trainer(tiny_domains(2 * s["tile"]), recipe.settings("smoke"), device="cpu")
+    assert "G_base" not in plain.objective.g_loss(nn.Identity(), plain.D, (a, b), plain._ctx)[1]
+
+
+def test_mismatched_quarters_break_only_the_agreement_between_quarters():
+    x = torch.rand(3, 3, 16, 16) * 0.8 - 0.4
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.allclose(shd.mismatched_quarters(x, g(), tint=0.0, detail=0.0), x, atol=1e-6)
+    tinted = shd.mismatched_quarters(x, g(), tint=0.1, detail=0.0) - x  # one colour offset per quarter
+    quarters = shd.split_tiles(tinted, 8)  # (3 * 4, 3, 8, 8)
+    offsets = quarters.flatten(2)
+    assert torch.allclose(offsets, offsets[..., :1].expand_as(offsets), atol=1e-6)
+    assert offsets.abs().max() <= 0.1 + 1e-6
+    assert offsets[:4, :, 0].std(0).min() > 0  # the four quarters of a crop differ
+    base = shd.local_mean(x, 3)
+    scaled = shd.mismatched_quarters(x, g(), tint=0.0, detail=0.5, window=3)
+    detail = x - base  # small enough here that no pixel is clamped
+    gains = shd.split_tiles((scaled - base) / detail, 8).flatten(1)  # one detail gain per quarter
+    sure = shd.split_tiles(detail.abs() > 1e-2, 8).flatten(1)  # away from divisions by ~0
+    assert (gains - gains.median(1, keepdim=True).values)[sure].abs().max() < 1e-3
+    assert ((gains[sure] - 1).abs() <= 0.5 + 1e-3).all()
+    with pytest.raises(ValueError, match="square"):
+        shd.mismatched_quarters(x[..., :15], g())
+
+
+def test_mismatch_negatives_enter_d_loss_for_the_combo_only():
+    s = {**recipe.settings("smoke"), "mismatch_weight": 2.0}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    batch = tr.data.next(torch.Generator().manual_seed(0))
+    loss, st = tr.objective.d_loss(tr.G, tr.D, batch, tr._ctx)
+    w = tr.objective.travel_weight
+    expected = (st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + st["D_travel_mse"] + st["D_pair_margin"])
+                + 2.0 * st["D_mismatch_margin"])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    naive = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu", naive=True)
+    assert "D_mismatch_margin" not in naive.objective.d_loss(naive.G, naive.D, naive.data.next(torch.Generator()), naive._ctx)[1]
+
+
+def test_tiling_term_is_zero_for_a_pointwise_g_and_charges_border_effects():
+    s = {**recipe.settings("smoke"), "tiling_weight": 4.0}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    a, b = tr.data.next(torch.Generator().manual_seed(0))
+    obj = tr.objective
+    _, st = obj.g_loss(lambda x: 0.5 * x, tr.D, (a, b), tr._ctx)  # pixel by pixel: tiles cannot show
+    assert st["G_tiling"].item() == 0.0
+    blur = nn.Conv2d(3, 3, 3, padding=1, bias=False)  # zero padding: darker at every tile border
+    nn.init.constant_(blur.weight, 1 / 27)
+    loss, st = obj.g_loss(blur, tr.D, (a, b), tr._ctx)
+    with torch.no_grad():
+        expected = (shd.combo(blur, a) - blur(a)).abs().mean()
+    assert st["G_tiling"].item() == pytest.approx(expected.item(), rel=1e-5) and expected > 0
+    naive = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu", naive=True)
+    assert "G_tiling" not in naive.objective.g_loss(blur, naive.D, naive.data.next(torch.Generator()), naive._ctx)[1]

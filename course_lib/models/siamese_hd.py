@@ -85,6 +85,9 @@ class SiameseHDConfig:
     d_sees: str = "detail"  # D's input: "detail" (x - its local mean; our choice) or "image"
     detail_window: int = 7  # side of the local mean removed from D's input
     identity_weight: float = 5.0  # |G(B) - B| for G: borrowed from CycleGAN (0.5 x cycle weight 10)
+    base_weight: float = 0.0  # |mean(G(A)) - mean(A)| over detail_window: keeps the photo's base layer (our choice)
+    mismatch_weight: float = 0.0  # D's margin term on paintings with mismatched quarters (after NDA; see below)
+    tiling_weight: float = 0.0  # |Combo(A) - G(A)|: tiles must agree with G on the whole crop (our choice)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, padding: str) -> nn.Conv2d:
@@ -170,13 +173,21 @@ class SiameseDiscriminator(nn.Module):
         return self.to_vec(self.features(x).flatten(1))  # (B, LENVEC)
 
 
-def detail_layer(x: Tensor, window: int = 7) -> Tensor:
-    """``x`` minus its local mean over ``window`` x ``window`` pixels (reflect padding): edges, strokes and
-    texture stay, the palette and slow shading go. What the Siamese D sees (``d_sees="detail"``)."""
+def local_mean(x: Tensor, window: int = 7) -> Tensor:
+    """The mean of each ``window`` x ``window`` neighbourhood (reflect padding), same size: the image's
+    *base layer* (palette and slow shading). Two 1-D passes: a box filter is separable, and a 15 px
+    window then costs 30 reads a pixel instead of 225."""
     if window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd number, got {window}.")
     r = window // 2
-    return x - F.avg_pool2d(F.pad(x, (r, r, r, r), mode="reflect"), window, stride=1)
+    x = F.pad(x, (r, r, r, r), mode="reflect")
+    return F.avg_pool2d(F.avg_pool2d(x, (window, 1), stride=1), (1, window), stride=1)
+
+
+def detail_layer(x: Tensor, window: int = 7) -> Tensor:
+    """``x`` minus its local mean over ``window`` x ``window`` pixels (reflect padding): edges, strokes and
+    texture stay, the palette and slow shading go. What the Siamese D sees (``d_sees="detail"``)."""
+    return x - local_mean(x, window)
 
 
 # --- Tiles ---------------------------------------------------------------------------------------------
@@ -248,6 +259,24 @@ def combo(G: nn.Module, x: Tensor) -> Tensor:
     if h != w or h % 2:
         raise ValueError(f"The Combo model takes square 2S x 2S crops, got {h}x{w}.")
     return merge_tiles(G(split_tiles(x, h // 2)), n, 2, 2)
+
+
+def mismatched_quarters(x: Tensor, generator: torch.Generator, tint: float = 0.1, detail: float = 0.5,
+                        window: int = 7) -> Tensor:
+    """Real 2S x 2S crops made to look tiled: each quarter's base layer (``local_mean``) shifted by its own
+    random tint (up to +-``tint`` per channel) and its detail layer scaled by its own gain (1 +- ``detail``).
+    Strokes and texture stay the painting's own; only the agreement between quarters is broken, which is
+    what a seam is. Negative samples for D (``mismatch_weight``), after Negative Data Augmentation (Sinha
+    et al., ICLR 2021), whose jigsaw negatives teach D what real images never look like; the seam-shaped
+    version is our choice."""
+    n, c, h, w = x.shape
+    if h != w or h % 2:
+        raise ValueError(f"mismatched_quarters takes square 2S x 2S crops, got {h}x{w}.")
+    s = h // 2
+    u = torch.rand(2, n, c + 1, 2, 2, generator=generator).to(x.device, x.dtype) * 2 - 1  # one draw per quarter
+    per_pixel = u.repeat_interleave(s, -2).repeat_interleave(s, -1)  # (2, n, c + 1, 2S, 2S), constant per quarter
+    base = local_mean(x, window)
+    return (base + tint * per_pixel[0, :, :c] + (x - base) * (1 + detail * per_pixel[1, :, c:])).clamp(-1, 1)
 
 
 class Combo(nn.Module):
