@@ -85,9 +85,6 @@ class SiameseHDConfig:
     d_sees: str = "detail"  # D's input: "detail" (x - its local mean; our choice) or "image"
     detail_window: int = 7  # side of the local mean removed from D's input
     identity_weight: float = 5.0  # |G(B) - B| for G: borrowed from CycleGAN (0.5 x cycle weight 10)
-    base_weight: float = 0.0  # |mean(G(A)) - mean(A)| over detail_window: keeps the photo's base layer (our choice)
-    mismatch_weight: float = 0.0  # D's margin term on paintings with mismatched quarters (after NDA; see below)
-    tiling_weight: float = 0.0  # |Combo(A) - G(A)|: tiles must agree with G on the whole crop (our choice)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, padding: str) -> nn.Conv2d:
@@ -259,24 +256,6 @@ def combo(G: nn.Module, x: Tensor) -> Tensor:
     if h != w or h % 2:
         raise ValueError(f"The Combo model takes square 2S x 2S crops, got {h}x{w}.")
     return merge_tiles(G(split_tiles(x, h // 2)), n, 2, 2)
-
-
-def mismatched_quarters(x: Tensor, generator: torch.Generator, tint: float = 0.1, detail: float = 0.5,
-                        window: int = 7) -> Tensor:
-    """Real 2S x 2S crops made to look tiled: each quarter's base layer (``local_mean``) shifted by its own
-    random tint (up to +-``tint`` per channel) and its detail layer scaled by its own gain (1 +- ``detail``).
-    Strokes and texture stay the painting's own; only the agreement between quarters is broken, which is
-    what a seam is. Negative samples for D (``mismatch_weight``), after Negative Data Augmentation (Sinha
-    et al., ICLR 2021), whose jigsaw negatives teach D what real images never look like; the seam-shaped
-    version is our choice."""
-    n, c, h, w = x.shape
-    if h != w or h % 2:
-        raise ValueError(f"mismatched_quarters takes square 2S x 2S crops, got {h}x{w}.")
-    s = h // 2
-    u = torch.rand(2, n, c + 1, 2, 2, generator=generator).to(x.device, x.dtype) * 2 - 1  # one draw per quarter
-    per_pixel = u.repeat_interleave(s, -2).repeat_interleave(s, -1)  # (2, n, c + 1, 2S, 2S), constant per quarter
-    base = local_mean(x, window)
-    return (base + tint * per_pixel[0, :, :c] + (x - base) * (1 + detail * per_pixel[1, :, c:])).clamp(-1, 1)
 
 
 class Combo(nn.Module):

@@ -75,10 +75,6 @@ class SiameseObjective:
     margin: float = 2.0  # borrowed from MelGAN-VC
     travel_weight: float = 10.0
     identity_weight: float = 5.0  # borrowed from CycleGAN
-    base_weight: float = 0.0  # our choice: the photo's base layer kept (what a detail-layer D does not see)
-    base_window: int = 7  # the local mean that defines the base layer (D's detail_window)
-    mismatch_weight: float = 0.0  # our choice: D's margin on paintings with mismatched quarters (Combo only)
-    tiling_weight: float = 0.0  # our choice: the tiled translation pulled to G on the whole crop (Combo only)
     combo: bool = True
     g_uses_batch = True  # the G step needs photos to translate
 
@@ -89,24 +85,15 @@ class SiameseObjective:
         a, b = batch  # (B, 3, 2S, 2S) each (S x S for the naive model)
         with torch.no_grad():  # G is fixed in this step
             ab = self.translate(G, a)
-        inputs = [a, ab, b]
-        mismatch = self.mismatch_weight and self.combo  # a single S x S crop has no quarters to mismatch
-        if mismatch:  # paintings whose quarters disagree, as a seam would make them: pushed away like fakes
-            inputs.append(shd.mismatched_quarters(b, ctx.generator, window=self.base_window))
-        v_a, v_ab, v_b, *v_neg = D(torch.cat(inputs)).chunk(len(inputs))  # one pass: D has no batch statistics
+        v_a, v_ab, v_b = D(torch.cat([a, ab, b])).chunk(3)  # one pass: D has no batch statistics
         d1 = losses.squared_norm_loss(v_b)
         d2 = losses.margin_loss(v_ab, self.margin)
         d3 = losses.travel_cosine_loss(v_a, v_ab)
         mse = losses.travel_mse_loss(v_a, v_ab)
         pair = losses.travel_pair_margin_loss(v_a, self.margin)
         loss = d1 + d2 + self.travel_weight * (d3 + mse + pair)
-        stats = {"D1_real": d1.detach(), "D2_fake_margin": d2.detach(), "D3_travel_cos": d3.detach(),
-                 "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
-        if mismatch:
-            neg = losses.margin_loss(v_neg[0], self.margin)
-            loss = loss + self.mismatch_weight * neg
-            stats["D_mismatch_margin"] = neg.detach()
-        return loss, {"d_loss": loss.detach(), **stats}
+        return loss, {"d_loss": loss.detach(), "D1_real": d1.detach(), "D2_fake_margin": d2.detach(),
+                      "D3_travel_cos": d3.detach(), "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
 
     def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
         a, b = batch
@@ -117,16 +104,6 @@ class SiameseObjective:
         mse = losses.travel_mse_loss(v_a, v_ab)
         loss = g1 + self.travel_weight * (g2 + mse)
         stats = {"G1_pull": g1.detach(), "G2_travel_cos": g2.detach(), "G_travel_mse": mse.detach()}
-        if self.base_weight:  # the translation keeps the photo's local mean colour; D judges the rest
-            base = (shd.local_mean(ab, self.base_window) - shd.local_mean(a, self.base_window)).abs().mean()
-            loss = loss + self.base_weight * base
-            stats["G_base"] = base.detach()
-        if self.tiling_weight and self.combo:  # translating by tiles should change nothing: G on the whole
-            with torch.no_grad():               # 2S x 2S crop, which has no inner border, is the reference
-                whole = G(a)
-            tiling = (ab - whole).abs().mean()
-            loss = loss + self.tiling_weight * tiling
-            stats["G_tiling"] = tiling.detach()
         if self.identity_weight:  # a painting should come back unchanged: anchors the colours D does not see
             identity = (self.translate(G, b) - b).abs().mean()
             loss = loss + self.identity_weight * identity
@@ -167,9 +144,7 @@ def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, nai
     opt_G, opt_D = shd.make_optimizers(G, D, cfg)
     batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False))
     objective = SiameseObjective(margin=cfg.margin, travel_weight=cfg.travel_weight,
-                                 identity_weight=cfg.identity_weight, base_weight=cfg.base_weight,
-                                 base_window=cfg.detail_window, mismatch_weight=cfg.mismatch_weight,
-                                 tiling_weight=cfg.tiling_weight, combo=not naive)
+                                 identity_weight=cfg.identity_weight, combo=not naive)
     tr = Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
                  n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
                  log_every=s["log_every"], config=record or {})
@@ -290,12 +265,10 @@ def loss_terms_figure(history: list[dict], smooth: int = 10):
 
     steps = [h["step"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.6))
-    for key in [k for k in ("D1_real", "D2_fake_margin", "D3_travel_cos", "D_travel_mse", "D_pair_margin",
-                            "D_mismatch_margin") if k in history[0]]:
+    for key in ("D1_real", "D2_fake_margin", "D3_travel_cos", "D_travel_mse", "D_pair_margin"):
         ax1.plot(steps, moving_average([h[key] for h in history], smooth), label=key,
                  linestyle="-" if key[1].isdigit() else ":")
-    for key in [k for k in ("G1_pull", "G2_travel_cos", "G_travel_mse", "G_identity", "G_base", "G_tiling")
-                if k in history[0]]:
+    for key in [k for k in ("G1_pull", "G2_travel_cos", "G_travel_mse", "G_identity") if k in history[0]]:
         ax2.plot(steps, moving_average([h[key] for h in history], smooth), label=key,
                  linestyle="-" if key[1].isdigit() else ":")
     for ax, who in ((ax1, "D"), (ax2, "G")):
