@@ -29,8 +29,8 @@ What the article does not fix, and what we chose
   G paints its borders differently from its interiors. Padding alone did not remove the seams: at the
   cpu budget (1,500-3,000 Combo updates, a D that sees the pixels) the seam score was 2.2 with zeros
   and 2.9-3.4 with reflect padding; with reflect padding and the detail-layer D below, 1.0-1.4.
-* D judges the image's **detail layer**, ``x - mean_7x7(x)`` (``d_sees="detail"``; ``"image"`` gives
-  D the pixels). The offline domains differ in content and palette (galaxies, stained cells, a cat
+* D judges the image's **detail layer**, ``x`` minus its mean over ``detail_window`` px (7 by default,
+  15 at the cpu budget; ``d_sees="detail"``; ``"image"`` gives D the pixels). The offline domains differ in content and palette (galaxies, stained cells, a cat
   and a flower against buildings, a rocket, a cup and a motorbike): a D that sees colours pushes G to
   recolour photos with the paintings' palette, and in our runs the translations ended *farther* from
   the held-out photo's painterly version than the photo itself (style distance worse in every run,
@@ -76,14 +76,14 @@ class SiameseHDConfig:
     lenvec: int = 128  # borrowed from MelGAN-VC (vector length of the Siamese D)
     margin: float = 2.0  # borrowed from MelGAN-VC (its delta)
     travel_weight: float = 10.0  # Siamese/TraVeL weight: MelGAN-VC and TraVeLGAN both use 10
-    lr: float = 2e-4  # borrowed from MelGAN-VC / TraVeLGAN (G's, and D's unless lr_d is given)
+    lr: float = 2e-4  # borrowed from MelGAN-VC / TraVeLGAN (G's, and D's unless lr_d is given; the cpu budget: 1e-3)
     lr_d: float | None = None  # D's own learning rate (None: lr); our option
     betas: tuple[float, float] = (0.5, 0.999)  # borrowed from MelGAN-VC / TraVeLGAN
     batch_size: int = 16  # borrowed from MelGAN-VC / TraVeLGAN
     init_gain: float = 0.1  # scale of G's last layer at init (near-identity start; our choice)
     padding: str = "reflect"  # G's convolutions: "reflect" (our choice) or "zeros" (Keras' "same", the author's code)
     d_sees: str = "detail"  # D's input: "detail" (x - its local mean; our choice) or "image"
-    detail_window: int = 7  # side of the local mean removed from D's input
+    detail_window: int = 7  # side of the local mean removed from D's input (the cpu budget: 15)
     identity_weight: float = 5.0  # |G(B) - B| for G: borrowed from CycleGAN (0.5 x cycle weight 10)
 
 
