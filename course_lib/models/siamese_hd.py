@@ -30,11 +30,11 @@ What the article does not fix, and what we chose
   cpu budget (1,500-3,000 Combo updates, a D that sees the pixels) the seam score was 2.2 with zeros
   and 2.9-3.4 with reflect padding; with reflect padding and the detail-layer D below, 1.0-1.4.
 * D judges the image's **detail layer**, ``x`` minus its mean over ``detail_window`` px (7 by default,
-  15 at the cpu budget; ``d_sees="detail"``; ``"image"`` gives D the pixels). The offline domains differ in content and palette (galaxies, stained cells, a cat
-  and a flower against buildings, a rocket, a cup and a motorbike): a D that sees colours pushes G to
-  recolour photos with the paintings' palette, and in our runs the translations ended *farther* from
-  the held-out photo's painterly version than the photo itself (style distance worse in every run,
-  by up to 130%). The detail layer keeps what the painting style is made of, strokes, edges,
+  15 at the cpu budget; ``d_sees="detail"``; ``"image"`` gives D the pixels). The offline domains
+  differ in content and palette (galaxies, stained cells, a cat and a flower against buildings, a
+  rocket, a cup and a motorbike): a D that sees colours pushes G to recolour photos with the
+  paintings' palette, and in our runs the translations ended *farther* from the held-out photo's
+  painterly version than the photo itself (style distance worse in every run, by up to 130%). The detail layer keeps what the painting style is made of, strokes, edges,
   texture, and a seam between tiles is a detail too (a step between neighbouring pixels), so D still
   sees it.
 * An identity term for G, ``identity_weight * |G(B) - B|`` (L1, on painting crops through the Combo):
