@@ -48,14 +48,17 @@ from ..storage import safe_load
 from ..training import StepContext, Trainer, linear_lr_decay
 
 
+# the cpu budget's faster schedule (see the module doc); smoke runs the same path
+FAST_SCHEDULE = dict(lr=1e-3, detail_window=15, lr_decay_from=0.5)
+
+
 def settings(budget_name: str) -> dict:
     """Everything a run depends on, per budget (the notebook and the command line share it)."""
     return pick(
         smoke=dict(tile=8, factor=2.0, max_side=256, g_width=4, g_blocks=1, d_width=4, lenvec=16, batch_size=4,
-                   lr=1e-3, detail_window=15, lr_decay_from=0.5, steps=6, naive_steps=6, ema_decay=0.9, log_every=1),
+                   **FAST_SCHEDULE, steps=6, naive_steps=6, ema_decay=0.9, log_every=1),
         cpu=dict(tile=32, factor=2.0, g_width=16, g_blocks=1, d_width=16, lenvec=128, batch_size=8,
-                 lr=1e-3, detail_window=15, lr_decay_from=0.5, steps=2500, naive_steps=2500, ema_decay=0.999,
-                 log_every=10),
+                 **FAST_SCHEDULE, steps=2500, naive_steps=2500, ema_decay=0.999, log_every=10),
         gpu=dict(tile=64, factor=2.0, g_width=32, g_blocks=3, d_width=32, lenvec=128, batch_size=16,
                  steps=2500, naive_steps=2500, ema_decay=0.999, log_every=25),
         budget_name=budget_name,
