@@ -8,7 +8,8 @@
 ``"budget"`` (default cpu) with ``"settings"`` overriding the budget's settings (any
 ``SiameseHDConfig`` field: lr, travel_weight, identity_weight, detail_window, ...), seed ``"seed"``;
 after each of ``"marks"`` updates the moving average of G is saved into the .pt file (rewritten after
-each, so a run cut short keeps its G's). It runs on the machine's device: a GPU machine without the
+each, so a run cut short keeps its G's; with ``"raw": true`` the last G itself is saved beside it, as
+NAME@MARK:raw). It runs on the machine's device: a GPU machine without the
 FID Inception weights can train, and this machine can ``evaluate``.
 ``evaluate``: the recipe's own ``evaluate`` (seam scores, style distance closed) on the held-out photo
 for every saved G, one JSON line each.
@@ -38,10 +39,12 @@ def train(path: str, variants: list[tuple[str, dict]]) -> None:
         t0 = time.perf_counter()
         for mark in v["marks"]:
             tr.fit(mark, progress=False)
-            G = tr.sampler()
-            saved[f"{name}@{mark}"] = {"settings": s, "seed": seed, "naive": v.get("naive", False), "step": mark,
-                                       "sec": round(time.perf_counter() - t0, 1), "device": str(tr.device),
-                                       "G": {k: x.detach().cpu().clone() for k, x in G.state_dict().items()}}
+            kept = {"": tr.sampler(), ":raw": tr.G} if v.get("raw") else {"": tr.sampler()}
+            for suffix, G in kept.items():
+                saved[f"{name}@{mark}{suffix}"] = {
+                    "settings": s, "seed": seed, "naive": v.get("naive", False), "step": mark,
+                    "sec": round(time.perf_counter() - t0, 1), "device": str(tr.device),
+                    "G": {k: x.detach().cpu().clone() for k, x in G.state_dict().items()}}
             torch.save(saved, path)
             print(name, mark, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
