@@ -11,7 +11,8 @@ timed (the device is the machine's, COURSE_DEVICE overrides).
 Quality (issue 4): for each seed, ``recipe.run`` at the budget (Combo and naive, exactly as
 ``python -m course_lib train siamese-hd`` does); the bars are combo seam score <= 1.3 and below the
 naive model's, and the Combo translation closing at least half of the style distance from the held-out
-photo to its painterly version. Writes benchmarks/results/siamese_hd_<budget>.json and .md.
+photo to its painterly version. The seam band (``seam_band``: the border's step profile, frames
+included) is reported beside the seam score. Writes benchmarks/results/siamese_hd_<budget>.json and .md.
 """
 from __future__ import annotations
 
@@ -89,12 +90,14 @@ def markdown(result: dict) -> str:
     if result["quality"]:
         lines += ["## Quality (held-out astronaut at the training scale)", "",
                   "| seed | train s (combo + naive) | seam photo | seam naive | seam combo | seam whole | "
-                  "style photo | style naive | style combo | closed combo | bars |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "band photo | band naive | band combo | style photo | closed naive | closed combo | bars |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in result["quality"]:
             bars = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in r["bars"].items())
             lines.append(f"| {r['seed']} | {r['seconds_combo'] + r['seconds_naive']:.0f} | {r['seam_photo']:.3f} | "
-                         f"{r['seam_naive']:.3f} | {r['seam_combo']:.3f} | {r['seam_combo_whole']:.3f} | {r['style_photo']:.4f} | "
-                         f"{r['style_naive']:.4f} | {r['style_combo']:.4f} | {r['style_closed_combo']:.1%} | {bars} |")
+                         f"{r['seam_naive']:.3f} | {r['seam_combo']:.3f} | {r['seam_combo_whole']:.3f} | "
+                         f"{r['seam_band_photo']:.2f} | {r['seam_band_naive']:.2f} | {r['seam_band_combo']:.2f} | "
+                         f"{r['style_photo']:.4f} | {r['style_closed_naive']:.1%} | {r['style_closed_combo']:.1%} | {bars} |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from course_lib import losses
 from course_lib.data.painterly import PaintingDomains, PainterlyStyle, painterly, random_crops
-from course_lib.metrics.translation import seam_score
+from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
 
@@ -173,6 +173,25 @@ def test_seam_score_by_hand():
     assert 0.8 < seam_score(noise, 16) < 1.25
     with pytest.raises(ValueError, match="no tile border"):
         seam_score(torch.zeros(3, 16, 16), 16)
+
+
+def test_seam_profile_tells_a_step_from_a_frame():
+    noise = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.1
+    step = noise.clone()
+    step[:, 16:32] += 0.5  # one tile row brighter: steps into rows 16 and 32 (position 0)
+    p = seam_profile(step, 16)
+    assert p.shape == (16,) and p.argmax() == 0 and p[0] > 3 and 0.8 < p[8] < 1.25
+    frame = noise.clone()
+    for b in range(0, 64, 16):  # every tile darkens its own first and last rows and columns
+        frame[:, [b, b + 15]] -= 0.5
+        frame[:, :, [b, b + 15]] -= 0.5
+    p = seam_profile(frame, 16)
+    assert p[1] > 3 and p[15] > 3 and p[0] < 1.5  # lines beside the border, no step at it
+    assert seam_score(frame, 16) < 1.25  # the seam score alone does not see the frame ...
+    assert seam_band(frame, 16) > 3 and seam_band(step, 16) > 3  # ... the band sees both
+    assert 0.8 < seam_band(noise, 16) < 1.3
+    with pytest.raises(ValueError, match="side longer than the tile"):
+        seam_profile(torch.zeros(3, 16, 16), 16)
 
 
 # --- The painterly domain -----------------------------------------------------------------------------------

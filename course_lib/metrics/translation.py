@@ -8,6 +8,12 @@ Seam score
     corner, as ``translate_full`` lays them out; the same positions are scored for an image translated
     in one piece, whose score is then the baseline for that image.
 
+Seam profile and band
+    The same step measured at every position within a tile (``seam_profile``), relative to the median
+    position. The seam score reads position 0 only, so it misses a frame: tiles that each draw a line
+    along their own edges have a small step *at* the border and large ones beside it. ``seam_band`` is
+    the highest of positions tile - 1, 0 and 1, and sees both.
+
 Style distance
     The distance between the Gram matrices (``losses.gram_matrix``: which features co-occur, not where)
     of the FID Inception's early feature maps (``InceptionEarlyFeatures``, taps ``conv_2`` and
@@ -62,6 +68,31 @@ def seam_score(image: Tensor, tile: int) -> float:
         border.append(_pair_diff(x, cols, -1))
         inside.append(_pair_diff(x, [b - half for b in cols], -1))
     return float(torch.stack(border).mean() / torch.stack(inside).mean().clamp_min(1e-8))
+
+
+def seam_profile(image: Tensor, tile: int) -> Tensor:
+    """(tile,): entry k is the mean |step| between neighbouring pixels across the rows and columns at
+    position k within a tile (the step from p - 1 to p, for every p = k mod ``tile``), divided by the
+    median entry: 1.0 is a typical place. Entry 0 is the tile border, the place ``seam_score`` reads.
+    A tiled translation whose tiles disagree shows a peak at 0; one whose tiles each paint a frame (a
+    line along their own edges, as a zero-padded G can) shows peaks at 1 and ``tile - 1`` (into and out
+    of the line) with little at 0, which the seam score alone does not see."""
+    x = _batch(image)
+    h, w = x.shape[-2:]
+    if tile < 2 or max(h, w) <= tile:
+        raise ValueError(f"seam_profile needs tile >= 2 and a side longer than the tile ({tile}), got {h}x{w}.")
+    rows = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(0, 1, 3))  # (h - 1,): step into row p = 1 .. h-1
+    cols = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(0, 1, 2))  # (w - 1,)
+    profile = torch.stack([torch.cat([rows[(k - 1) % tile::tile], cols[(k - 1) % tile::tile]]).mean()
+                           for k in range(tile)])
+    return profile / profile.median().clamp_min(1e-8)
+
+
+def seam_band(image: Tensor, tile: int) -> float:
+    """The highest ``seam_profile`` entry at a tile border or beside it (positions tile - 1, 0 and 1):
+    a step between tiles and a frame along their edges both raise it; about 1 where neither is."""
+    p = seam_profile(image, tile)
+    return float(torch.stack([p[-1], p[0], p[1]]).max())
 
 
 class StyleMeter:

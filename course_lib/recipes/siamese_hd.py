@@ -186,15 +186,17 @@ def _key(name: str) -> str:
 
 def evaluate(G_combo: nn.Module, G_naive: nn.Module | None, data: PaintingDomains, tile: int) -> dict:
     """Seam scores, style and aligned feature distances to painterly(held-out photo), share closed."""
-    from ..metrics.translation import StyleMeter, seam_score
+    from ..metrics.translation import StyleMeter, seam_band, seam_score
 
     G_combo.eval()
     if G_naive is not None:
         G_naive.eval()
     outs = translations(G_combo, G_naive, data.heldout, tile)
     m = {"seam_photo": seam_score(data.heldout, tile)}
+    m["seam_band_photo"] = seam_band(data.heldout, tile)
     for name, y in outs.items():
         m[f"seam_{_key(name)}"] = seam_score(y, tile)
+        m[f"seam_band_{_key(name)}"] = seam_band(y, tile)
     if data.heldout_painting is None:  # real paintings: no ground truth to measure style against
         return {k: round(float(v), 4) for k, v in m.items()}
     meter = StyleMeter(data.heldout_painting)
