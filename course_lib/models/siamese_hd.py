@@ -24,11 +24,15 @@ What the article does not fix, and what we chose
 * G predicts a *change*: ``G(x) = tanh(atanh(0.99 x) + r(x))`` with the last layer of r initialised
   small, so G starts near the identity and training only has to learn the style. Our choice, for
   short CPU runs; the article's G maps images directly.
-* Reflect padding in G's convolutions (``padding="zeros"``, Keras' ``"same"`` as in the author's
-  MelGAN-VC code, is kept as an option): zeros tell every layer where the tile ends, so a zero-padded
-  G paints its borders differently from its interiors. Padding alone did not remove the seams: at the
-  cpu budget (1,500-3,000 Combo updates, a D that sees the pixels) the seam score was 2.2 with zeros
-  and 2.9-3.4 with reflect padding; with reflect padding and the detail-layer D below, 1.0-1.4.
+* G's padding: reflect by default, ``padding="zeros"`` (Keras' ``"same"``, as in the author's MelGAN-VC
+  code) at the cpu budget. Zeros tell every layer where the tile ends. A G trained on single crops
+  then paints its edges its own way (a frame along each tile), while the Combo's D, which sees four
+  tiles side by side, teaches G what to do at its border. Reflect padding hides the border from G, so
+  G cannot learn anything about it: at the cpu budget with the detail-layer D below, the Combo's
+  tiles then differed by colour casts (seam scores 1.14-1.27 over four seeds) and the naive model's
+  seams were no worse. With zeros and two D updates per G update, seams 1.03 / 1.00 against the
+  naive model's 1.12 / 1.27 (seeds 0 / 1; benchmarks/results/siamese_hd_cpu.md). The gpu budget,
+  measured on an H100 with reflect padding, keeps it.
 * D judges the image's **detail layer**, ``x`` minus its mean over ``detail_window`` px (7 by default,
   15 at the cpu budget; ``d_sees="detail"``; ``"image"`` gives D the pixels). The offline domains
   differ in content and palette (galaxies, stained cells, a cat and a flower against buildings, a
@@ -81,7 +85,7 @@ class SiameseHDConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # borrowed from MelGAN-VC / TraVeLGAN
     batch_size: int = 16  # borrowed from MelGAN-VC / TraVeLGAN
     init_gain: float = 0.1  # scale of G's last layer at init (near-identity start; our choice)
-    padding: str = "reflect"  # G's convolutions: "reflect" (our choice) or "zeros" (Keras' "same", the author's code)
+    padding: str = "reflect"  # G's convolutions: "reflect" (ours) or "zeros" (Keras' "same", the author's; the cpu budget)
     d_sees: str = "detail"  # D's input: "detail" (x - its local mean; our choice) or "image"
     detail_window: int = 7  # side of the local mean removed from D's input (the cpu budget: 15)
     identity_weight: float = 5.0  # |G(B) - B| for G: borrowed from CycleGAN (0.5 x cycle weight 10)
