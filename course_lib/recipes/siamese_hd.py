@@ -27,10 +27,10 @@ The cpu budget's recipe (``CPU_RECIPE``, our choices, measured in siamese_hd_cpu
   second half of the run (``lr_decay_from``), and D's detail layer over 15 px instead of 7. With it
   the Combo closed 35.8% / 35.0% of the style distance instead of 18.6% / 15.5% (seeds 0 / 1);
 * the author's zero padding in G (Keras' "same") and two D updates per G update. With reflect
-  padding G cannot tell where its tile ends: the Combo's tiles then differed by a colour cast
-  (seams 1.27 / 1.17), a naive model's hardly less. With zeros G knows its border, and only the
-  Combo's D, which sees four tiles side by side, teaches it what to do there: seams 1.03 / 1.00
-  against the naive model's 1.12 / 1.27, style closed 32.2% / 28.1%.
+  padding G cannot tell where its tile ends: the Combo's tiles then differed by colour casts
+  (seams 1.27 / 1.17) and the naive model's seams were lower (1.02 / 0.95). With zeros G knows its
+  border, and only the Combo's D, which sees four tiles side by side, teaches it what to do there:
+  seams 1.03 / 1.00 against the naive model's 1.12 / 1.27, style closed 32.2% / 28.1%.
 The gpu budget keeps the article's rate and our reflect padding: its figures above were measured
 with them, and there was no GPU to measure the cpu recipe at that scale.
 """
