@@ -26,11 +26,9 @@ The cpu budget's recipe (``CPU_RECIPE``, our choices, measured in siamese_hd_cpu
 * a faster schedule than the article's: lr 1e-3 instead of 2e-4, falling linearly to 0 over the
   second half of the run (``lr_decay_from``), and D's detail layer over 15 px instead of 7. With it
   the Combo closed 35.8% / 35.0% of the style distance instead of 18.6% / 15.5% (seeds 0 / 1);
-* the author's zero padding in G (Keras' "same") and two D updates per G update. With reflect
-  padding G cannot tell where its tile ends: the Combo's tiles then differed by colour casts
-  (seams 1.27 / 1.17) and the naive model's seams were lower (1.02 / 0.95). With zeros G knows its
-  border, and only the Combo's D, which sees four tiles side by side, teaches it what to do there:
-  seams 1.03 / 1.00 against the naive model's 1.12 / 1.27, style closed 32.2% / 28.1%.
+* the author's zero padding in G (Keras' "same"; why, in ``course_lib.models.siamese_hd``) and two D
+  updates per G update: seams 1.03 / 1.00 against the naive model's 1.12 / 1.27, style closed
+  32.2% / 28.1% (seeds 0 / 1).
 The gpu budget keeps the article's rate and our reflect padding: its figures above were measured
 with them, and there was no GPU to measure the cpu recipe at that scale.
 """
@@ -198,8 +196,7 @@ def evaluate(G_combo: nn.Module, G_naive: nn.Module | None, data: PaintingDomain
     if G_naive is not None:
         G_naive.eval()
     outs = translations(G_combo, G_naive, data.heldout, tile)
-    m = {"seam_photo": seam_score(data.heldout, tile)}
-    m["seam_band_photo"] = seam_band(data.heldout, tile)
+    m = {"seam_photo": seam_score(data.heldout, tile), "seam_band_photo": seam_band(data.heldout, tile)}
     for name, y in outs.items():
         m[f"seam_{_key(name)}"] = seam_score(y, tile)
         m[f"seam_band_{_key(name)}"] = seam_band(y, tile)
