@@ -1,0 +1,68 @@
+"""Lecture 12 (siamese-hd): every measured cpu-scale run as one point, style closed against seam score.
+
+    python benchmarks/siamese_hd_tradeoff.py
+
+Reads what the other siamese-hd benchmarks wrote (no training): the variant runs of
+``siamese_hd_variants_cpu.jsonl`` and the recipe's seeds in ``siamese_hd_cpu.json``, and draws the
+tiled translation's seam score (x) against the share of the style distance it closed (y), with the
+corner the issue's bars ask for (seam <= 1.3, at least half closed) shaded. Writes
+benchmarks/results/siamese_hd_tradeoff.png and prints how many runs fall in that corner.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEAM_BAR, STYLE_BAR = 1.3, 0.5
+
+
+def load_points() -> dict[str, list[tuple[float, float]]]:
+    """{group: [(seam, style closed), ...]} for the variant runs (Combo / naive) and the recipe's seeds."""
+    groups: dict[str, list[tuple[float, float]]] = {"variants, Combo": [], "variants, naive": [],
+                                                    "the recipe, Combo": [], "the recipe, naive": []}
+    for line in (RESULTS / "siamese_hd_variants_cpu.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        group = "variants, naive" if row.get("naive") else "variants, Combo"
+        groups[group].append((row["seam_combo"], row["style_closed_combo"]))  # the G it was given
+    for row in json.loads((RESULTS / "siamese_hd_cpu.json").read_text())["quality"]:
+        groups["the recipe, Combo"].append((row["seam_combo"], row["style_closed_combo"]))
+        groups["the recipe, naive"].append((row["seam_naive"], row["style_closed_naive"]))
+    return groups
+
+
+def main() -> None:
+    groups = load_points()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.fill_between([0.8, SEAM_BAR], STYLE_BAR, 0.7, color="tab:green", alpha=0.15,
+                    label=f"the bars: seam <= {SEAM_BAR}, >= {STYLE_BAR:.0%} closed")
+    styles = {"variants, Combo": dict(marker="o", color="tab:blue", alpha=0.45),
+              "variants, naive": dict(marker="s", color="tab:orange", alpha=0.45),
+              "the recipe, Combo": dict(marker="*", color="tab:blue", s=160, edgecolor="k"),
+              "the recipe, naive": dict(marker="*", color="tab:orange", s=160, edgecolor="k")}
+    for name, points in groups.items():
+        if points:
+            xs, ys = zip(*points)
+            ax.scatter(xs, ys, label=f"{name} ({len(points)})", **styles[name])
+    ax.set_xlim(0.8, max(2.2, max(x for pts in groups.values() for x, _ in pts) + 0.05))
+    ax.set_ylim(min(0.0, min(y for pts in groups.values() for _, y in pts)) - 0.05, 0.7)
+    ax.set_xlabel("seam score of the tiled translation (1 = no visible seam)")
+    ax.set_ylabel("share of the style distance closed")
+    ax.set_title("Every cpu-scale run measured for lecture 12 (held-out astronaut)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    out = RESULTS / "siamese_hd_tradeoff.png"
+    fig.savefig(out, dpi=90)
+    every = [p for pts in groups.values() for p in pts]
+    inside = [p for p in every if p[0] <= SEAM_BAR and p[1] >= STYLE_BAR]
+    print(f"{len(every)} runs, {len(inside)} in the bars' corner; the most closed with seam <= {SEAM_BAR}: "
+          f"{max(y for x, y in every if x <= SEAM_BAR):.1%}; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
