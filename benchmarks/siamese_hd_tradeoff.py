@@ -1,4 +1,4 @@
-"""Lecture 12 (siamese-hd): every measured cpu-scale run as one point, style closed against seam score.
+"""Lecture 12 (siamese-hd): every G measured at the cpu scale as one point, style closed against seam score.
 
     python benchmarks/siamese_hd_tradeoff.py
 
@@ -6,7 +6,8 @@ Reads what the other siamese-hd benchmarks wrote (no training): the variant runs
 ``siamese_hd_variants_cpu.jsonl`` and the recipe's seeds in ``siamese_hd_cpu.json``, and draws the
 tiled translation's seam score (x) against the share of the style distance it closed (y), with the
 corner the issue's bars ask for (seam <= 1.3, at least half closed) shaded. Writes
-benchmarks/results/siamese_hd_tradeoff.png and prints how many runs fall in that corner.
+benchmarks/results/siamese_hd_tradeoff.png and prints how many points fall in that corner. A point is
+one G: a few variant runs were measured twice (at two marks, or as the last G beside its average).
 """
 from __future__ import annotations
 
@@ -53,14 +54,14 @@ def main() -> None:
     ax.set_ylim(min(0.0, min(y for pts in groups.values() for _, y in pts)) - 0.05, 0.7)
     ax.set_xlabel("seam score of the tiled translation (1 = no visible seam)")
     ax.set_ylabel("share of the style distance closed")
-    ax.set_title("Every cpu-scale run measured for lecture 12 (held-out astronaut)")
+    ax.set_title("Every cpu-scale G measured for lecture 12 (held-out astronaut)")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     out = RESULTS / "siamese_hd_tradeoff.png"
     fig.savefig(out, dpi=90)
     every = [p for pts in groups.values() for p in pts]
     inside = [p for p in every if p[0] <= SEAM_BAR and p[1] >= STYLE_BAR]
-    print(f"{len(every)} runs, {len(inside)} in the bars' corner; the most closed with seam <= {SEAM_BAR}: "
+    print(f"{len(every)} G's, {len(inside)} in the bars' corner; the most closed with seam <= {SEAM_BAR}: "
           f"{max(y for x, y in every if x <= SEAM_BAR):.1%}; wrote {out}")
 
 
