@@ -12,15 +12,14 @@ one G: a few variant runs were measured twice (at two marks, or as the last G be
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from siamese_hd import RESULTS, SEAM_BAR, STYLE_BAR  # noqa: E402  (the benchmark beside this script)
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SEAM_BAR, STYLE_BAR = 1.3, 0.5
+from course_lib.plotting import save_figure  # noqa: E402
 
 
 def load_points() -> dict[str, list[tuple[float, float]]]:
@@ -56,9 +55,7 @@ def main() -> None:
     ax.set_ylabel("share of the style distance closed")
     ax.set_title("Every cpu-scale G measured for lecture 12 (held-out astronaut)")
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    out = RESULTS / "siamese_hd_tradeoff.png"
-    fig.savefig(out, dpi=90)
+    out = save_figure(fig, RESULTS / "siamese_hd_tradeoff.png", dpi=90)
     every = [p for pts in groups.values() for p in pts]
     inside = [p for p in every if p[0] <= SEAM_BAR and p[1] >= STYLE_BAR]
     print(f"{len(every)} G's, {len(inside)} in the bars' corner; the most closed with seam <= {SEAM_BAR}: "
