@@ -22,13 +22,22 @@ from siamese_hd import RESULTS, SEAM_BAR, STYLE_BAR  # noqa: E402  (the benchmar
 from course_lib.plotting import save_figure  # noqa: E402
 
 
+BRIGHTNESS = "variants, Combo, D shown brightness"
+
+
+def shows_brightness(changed: dict) -> bool:
+    """A variant whose D is shown more of the base layer than the recipe's 15 px detail layer: the
+    base luminance, the pixels, or a detail window of 31 px or more (session 14's question)."""
+    return changed.get("d_sees") in ("detail+luma", "image") or changed.get("detail_window", 0) >= 31
+
+
 def load_points() -> dict[str, list[tuple[float, float]]]:
     """{group: [(seam, style closed), ...]} for the variant runs (Combo / naive) and the recipe's seeds."""
-    groups: dict[str, list[tuple[float, float]]] = {"variants, Combo": [], "variants, naive": [],
+    groups: dict[str, list[tuple[float, float]]] = {"variants, Combo": [], BRIGHTNESS: [], "variants, naive": [],
                                                     "the recipe, Combo": [], "the recipe, naive": []}
     for line in (RESULTS / "siamese_hd_variants_cpu.jsonl").read_text().splitlines():
         row = json.loads(line)
-        group = "variants, naive" if row.get("naive") else "variants, Combo"
+        group = "variants, naive" if row.get("naive") else BRIGHTNESS if shows_brightness(row["changed"]) else "variants, Combo"
         groups[group].append((row["seam_combo"], row["style_closed_combo"]))  # the G it was given
     for row in json.loads((RESULTS / "siamese_hd_cpu.json").read_text())["quality"]:
         groups["the recipe, Combo"].append((row["seam_combo"], row["style_closed_combo"]))
@@ -42,6 +51,7 @@ def main() -> None:
     ax.fill_between([0.8, SEAM_BAR], STYLE_BAR, 0.7, color="tab:green", alpha=0.15,
                     label=f"the bars: seam <= {SEAM_BAR}, >= {STYLE_BAR:.0%} closed")
     styles = {"variants, Combo": dict(marker="o", color="tab:blue", alpha=0.45),
+              BRIGHTNESS: dict(marker="D", color="tab:purple", alpha=0.6),
               "variants, naive": dict(marker="s", color="tab:orange", alpha=0.45),
               "the recipe, Combo": dict(marker="*", color="tab:blue", s=160, edgecolor="k"),
               "the recipe, naive": dict(marker="*", color="tab:orange", s=160, edgecolor="k")}
@@ -54,7 +64,7 @@ def main() -> None:
     ax.set_xlabel("seam score of the tiled translation (1 = no visible seam)")
     ax.set_ylabel("share of the style distance closed")
     ax.set_title("Every cpu-scale G measured for lecture 12 (held-out astronaut)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)  # below: the cloud fills the axes
     out = save_figure(fig, RESULTS / "siamese_hd_tradeoff.png", dpi=90)
     every = [p for pts in groups.values() for p in pts]
     inside = [p for p in every if p[0] <= SEAM_BAR and p[1] >= STYLE_BAR]

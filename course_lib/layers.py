@@ -85,6 +85,15 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, channel], 1)
 
 
+_LUMA = (0.299, 0.587, 0.114)  # Rec. 601
+
+
+def luminance(x: Tensor) -> Tensor:
+    """Rec. 601 luma of (N, 3, H, W) images (any range): (N, 1, H, W)."""
+    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)  # (N, 1, H, W)
+
+
 def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 0) -> tuple[Tensor, tuple[int, int]]:
     """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple`` (and at least ``minimum``
     per side); returns (padded, (H, W)).

@@ -1,6 +1,7 @@
 """Lecture 12: Siamese/TraVeL losses by hand, tiling, the Combo model, the painterly domain, the recipe."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import socket
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
-from course_lib.data.painterly import PaintingDomains, PainterlyStyle, painterly, random_crops
+from course_lib.data.painterly import PaintingDomains, PainterlyStyle, luminance, painterly, random_crops
 from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
@@ -322,6 +323,42 @@ def test_detail_layer_d_ignores_palette_shifts_but_sees_seams():
     D_pixels = shd.SiameseDiscriminator(shd.SiameseHDConfig(tile=8, d_width=8, lenvec=16, d_sees="image"))
     D_pixels(x)
     assert not torch.allclose(D_pixels(shifted), D_pixels(x), atol=1e-3)
+
+
+def test_detail_plus_luma_d_sees_brightness_but_not_hue():
+    torch.manual_seed(0)
+    D = shd.SiameseDiscriminator(shd.SiameseHDConfig(tile=8, d_width=8, lenvec=16, d_sees="detail+luma"))
+    x = torch.rand(2, 3, 16, 16) * 1.2 - 0.6
+    for _ in range(10):  # let spectral norm's power iteration settle, then freeze it
+        D(x)
+    D.eval()
+    hue = torch.tensor([0.3, -0.1, 0.0])
+    hue[2] = -(0.299 * hue[0] + 0.587 * hue[1]) / 0.114  # a colour cast of zero luminance
+    assert torch.allclose(D(x + hue.view(1, 3, 1, 1)), D(x), atol=1e-5)
+    assert not torch.allclose(D(x - 0.2), D(x), atol=1e-3)  # darker all over: the detail-only D is blind to it
+    with pytest.raises(ValueError, match="d_sees"):
+        shd.SiameseDiscriminator(shd.SiameseHDConfig(tile=8, d_sees="colour"))
+
+
+def test_style_by_layer_splits_at_the_window_and_moves_brightness_only():
+    d = tiny_domains()
+    photo, painting = d.heldout, d.heldout_painting
+    shares = recipe.style_by_layer(d, 1, {"the painting": painting, "the photo": photo})
+    # a 1 px window leaves everything in the base layer: swapping the detail swaps nothing
+    assert shares["photo base + painting detail"] == pytest.approx(0.0, abs=1e-3)
+    assert shares["painting base + photo detail"] == pytest.approx(1.0, abs=1e-3)
+    assert shares["the painting"] == pytest.approx(1.0, abs=1e-3)
+    assert shares["the painting, painting's mean luminance"] == pytest.approx(1.0, abs=1e-3)
+    assert shares["the photo"] == pytest.approx(0.0, abs=1e-3)
+    wide = recipe.style_by_layer(d, 15)
+    assert 0.0 < wide["photo base + painting detail"] < 1.0
+    moved = recipe.with_mean_luminance(photo, painting)
+    assert moved.abs().max() < 1  # nothing clipped here, so the move is exact ...
+    assert float(luminance(moved[None]).mean()) == pytest.approx(float(luminance(painting[None]).mean()), abs=1e-5)
+    step = moved - photo  # ... and the same for every pixel and channel: brightness only
+    assert float(step.max() - step.min()) < 1e-5 and float(step.abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="ground truth"):
+        recipe.style_by_layer(dataclasses.replace(d, heldout_painting=None), 15)
 
 
 def test_checkpoint_rebuilds_the_generator(tmp_path):

@@ -32,22 +32,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..layers import luminance
 from . import DataSet
 from .photos import photo
 
 PHOTOS_A = ("china", "rocket", "coffee", "motorcycle_left")
 PHOTOS_B = ("chelsea", "flower", "hubble_deep_field", "immunohistochemistry")
 HELDOUT = "astronaut"
-_LUMA = (0.299, 0.587, 0.114)
 
 
 # --- The transform ---------------------------------------------------------------------------------
-def luminance(x: Tensor) -> Tensor:
-    """Rec. 601 luma of (N, 3, H, W) images (any range): (N, 1, H, W)."""
-    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)  # (N, 1, H, W)
-
-
 def kuwahara(x: Tensor, radius: int) -> Tensor:
     """Kuwahara filter of (N, 3, H, W) images in [0, 1] (reflect-padded; H, W > radius)."""
     k = radius + 1

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from ..data.painterly import PaintingDomains
+from ..layers import luminance
 from ..models import siamese_hd as shd
 from ..registry import dataset
 from ..runtime import get_device, pick
@@ -214,6 +215,41 @@ def evaluate(G_combo: nn.Module, G_naive: nn.Module | None, data: PaintingDomain
         # TraVeL losses allow, so the bar is read on the style (Gram) distance and this is reported beside it
         m[f"feature_closed_{key}"] = 1.0 - m[f"feature_{key}"] / m["feature_photo"]
     return {k: round(float(v), 4) for k, v in m.items()}
+
+
+def with_mean_luminance(image: Tensor, reference: Tensor) -> Tensor:
+    """``image`` made brighter or darker, all channels alike, until its mean luminance is ``reference``'s."""
+    shift = luminance(shd._as_batch(reference)).mean() - luminance(shd._as_batch(image)).mean()
+    return (image + shift).clamp(-1, 1)
+
+
+def layer_swaps(photo: Tensor, painting: Tensor, window: int) -> dict[str, Tensor]:
+    """The photo and its painterly version split at D's detail window, into the *base* layer
+    (``local_mean``: palette and brightness, which the detail-layer D does not see) and the *detail*
+    layer (the rest, which it sees), and recombined across; plus the photo with the painting's mean
+    luminance. "photo base + painting detail" is what a G would paint if it matched D's view
+    perfectly and left the rest alone."""
+    base = lambda x: shd.local_mean(shd._as_batch(x), window)[0]  # noqa: E731  ((3, H, W) images)
+    return {"photo base + painting detail": (base(photo) + painting - base(painting)).clamp(-1, 1),
+            "painting base + photo detail": (base(painting) + photo - base(photo)).clamp(-1, 1),
+            "photo, painting's mean luminance": with_mean_luminance(photo, painting)}
+
+
+def style_by_layer(data: PaintingDomains, window: int, translated: dict[str, Tensor] | None = None) -> dict[str, float]:
+    """Where the held-out photo's style distance lives: the share of it (1 = all) closed by each of
+    ``layer_swaps``, and by each ``translated`` image as it is and with its mean luminance moved to the
+    painting's. A diagnosis that reads the ground truth, never a result."""
+    from ..metrics.translation import StyleMeter
+
+    photo, painting = data.heldout, data.heldout_painting
+    if painting is None:
+        raise ValueError("style_by_layer needs the painterly ground truth: real paintings have none.")
+    meter = StyleMeter(painting)
+    versions = layer_swaps(photo, painting, window)
+    for name, y in (translated or {}).items():
+        versions[name] = y
+        versions[f"{name}, painting's mean luminance"] = with_mean_luminance(y, painting)
+    return {name: round(meter.closed(y, photo), 4) for name, y in versions.items()}
 
 
 # --- The command-line run --------------------------------------------------------------------------
