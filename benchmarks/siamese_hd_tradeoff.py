@@ -27,8 +27,8 @@ BRIGHTNESS = "variants, Combo, D shown brightness"
 
 def shows_brightness(changed: dict) -> bool:
     """A variant whose D is shown more of the base layer than the recipe's 15 px detail layer: the
-    base luminance, the pixels, or a detail window of 31 px or more (session 14's question)."""
-    return changed.get("d_sees") in ("detail+luma", "image") or changed.get("detail_window", 0) >= 31
+    base luminance (also centred per crop), the pixels, or a detail window of 31 px or more."""
+    return str(changed.get("d_sees", "")).startswith(("detail+luma", "image")) or changed.get("detail_window", 0) >= 31
 
 
 def load_points() -> dict[str, list[tuple[float, float]]]:
