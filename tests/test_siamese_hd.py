@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
-from course_lib.data.painterly import PaintingDomains, PainterlyStyle, luminance, painterly, random_crops
+from course_lib.data.painterly import PaintingDomains, PainterlyStyle, painterly, random_crops
+from course_lib.layers import luminance
 from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
