@@ -12,7 +12,6 @@ photo, which it never saw.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -23,6 +22,7 @@ from course_lib.data.photos import photo
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
 from course_lib.runtime import get_device
+from records import emit  # benchmarks/records.py: a script's own folder is on sys.path
 
 
 def paired_images(s: dict) -> list[torch.Tensor]:
@@ -64,10 +64,7 @@ def main() -> None:
         m = recipe.evaluate(G, None, recipe.load_data(s, seed), s["tile"])
         row = {"model": "paired L1 (reference)", "budget": args.budget, "seed": seed, "steps": steps,
                "train_seconds": round(seconds, 1), **m}
-        print(json.dumps(row), flush=True)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(json.dumps(row) + "\n")
+        emit(row, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from course_lib.data.photos import photo
 from course_lib.metrics.translation import StyleMeter
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
+from course_lib.recipes import siamese_hd_diagnosis as diagnosis
 
 PARTS = {  # name: PainterlyStyle fields that switch parts off (radius 1: the smallest smoothing window)
     "no canvas texture": dict(canvas=0.0),
@@ -57,7 +58,7 @@ def main(g_paths: list[str]) -> None:
             G.load_state_dict(e["G"])
             translated[f"G {key}"] = shd.translate_full(G, source, e["settings"]["tile"])
     print(f"\nsplit at D's detail window ({window} px):")
-    for name, share in recipe.style_by_layer(data, window, translated).items():
+    for name, share in diagnosis.style_by_layer(data, window, translated).items():
         print(f"{name:45s} {share:6.1%} closed")
 
 

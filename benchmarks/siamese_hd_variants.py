@@ -26,6 +26,7 @@ import torch
 
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
+from records import emit  # benchmarks/records.py: a script's own folder is on sys.path
 
 FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
 
@@ -62,10 +63,7 @@ def evaluate(paths: list[str], out: str | None) -> None:
             m = recipe.evaluate(G, None, domains[data_key], s["tile"])
             row = {"run": key, "train_seconds": e["sec"], "trained_on": e.get("device", "?"), "naive": e["naive"],
                    "changed": {k: v for k, v in s.items() if recipe.settings("cpu").get(k) != v}, **m}
-            print(json.dumps(row), flush=True)
-            if out:
-                with open(out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+            emit(row, out)
 
 
 def main() -> None:

@@ -12,11 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
-from course_lib.data.painterly import PaintingDomains, PainterlyStyle, painterly, random_crops
+from course_lib.data.painterly import PaintingDomains, PainterlyStyle, activity, painterly, random_crops, stroke_map
 from course_lib.layers import luminance
 from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
+from course_lib.recipes import siamese_hd_diagnosis as diagnosis
 
 
 # --- Loss terms against values computed by hand ----------------------------------------------------
@@ -230,6 +231,29 @@ def test_random_crops_are_repeatable_and_refuse_small_images():
         random_crops(d.domain_a, 1, 64, torch.Generator())
 
 
+def test_min_activity_redraws_flat_crops():
+    flat = torch.full((3, 40, 40), -0.9)  # a black sky: activity 0
+    textured = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert float(activity(flat[None])) == 0.0 and float(activity(textured[None])) > 0.3
+    g = torch.Generator().manual_seed(1)
+    plain = random_crops([flat, textured], 32, 16, g)
+    assert (activity(plain) == 0).any()  # half the plain draws come from the flat image
+    kept = random_crops([flat, textured], 32, 16, torch.Generator().manual_seed(1), min_activity=0.1)
+    assert (activity(kept) > 0.3).all()
+    # with nothing active enough, it keeps the most active crop it drew rather than looping forever
+    only_flat = random_crops([flat], 3, 16, torch.Generator().manual_seed(1), min_activity=0.1, max_tries=4)
+    assert only_flat.shape == (3, 3, 16, 16)
+
+
+def test_crop_batches_rotate_by_quarter_turns():
+    d = tiny_domains()
+    plain = d.batches(8).next(torch.Generator().manual_seed(2))
+    turned = d.batches(8, rotate=True).next(torch.Generator().manual_seed(2))
+    for p, t in zip(plain, turned):  # the same crops, each turned by 0, 90, 180 or 270 degrees
+        assert all(any(torch.equal(tc, pc.rot90(k, (-2, -1))) for k in range(4)) for pc, tc in zip(p, t))
+        assert not torch.equal(p, t)
+
+
 # --- One training step, and the recipe --------------------------------------------------------------------
 def _params(m):
     return [p.detach().clone() for p in m.parameters()]
@@ -268,18 +292,21 @@ def test_d_learning_rate_critic_steps_and_decay_follow_the_settings():
     assert plain.opt_G.param_groups[0]["lr"] == plain.opt_D.param_groups[0]["lr"] == shd.SiameseHDConfig.lr
 
 
-def test_objective_weights_the_terms_as_documented():
-    s = recipe.settings("smoke")
+@pytest.mark.parametrize("mse_weight", [1.0, 0.25])
+def test_objective_weights_the_terms_as_documented(mse_weight):
+    s = {**recipe.settings("smoke"), "travel_mse_weight": mse_weight}
     tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    assert tr.objective.mse_weight == mse_weight
     batch = tr.data.next(torch.Generator().manual_seed(0))
     loss, st = tr.objective.d_loss(tr.G, tr.D, batch, tr._ctx)
     w = tr.objective.travel_weight
-    expected = st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + st["D_travel_mse"] + st["D_pair_margin"])
+    expected = st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + mse_weight * st["D_travel_mse"]
+                                                           + st["D_pair_margin"])
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     loss, st = tr.objective.g_loss(tr.G, tr.D, batch, tr._ctx)
     w_id = tr.objective.identity_weight
-    assert w_id > 0
-    expected = st["G1_pull"] + w * (st["G2_travel_cos"] + st["G_travel_mse"]) + w_id * st["G_identity"]
+    assert w_id > 0 and st["G_travel_mse"] > 0
+    expected = st["G1_pull"] + w * (st["G2_travel_cos"] + mse_weight * st["G_travel_mse"]) + w_id * st["G_identity"]
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
@@ -344,22 +371,57 @@ def test_detail_plus_luma_d_sees_brightness_but_not_hue():
 def test_style_by_layer_splits_at_the_window_and_moves_brightness_only():
     d = tiny_domains()
     photo, painting = d.heldout, d.heldout_painting
-    shares = recipe.style_by_layer(d, 1, {"the painting": painting, "the photo": photo})
+    shares = diagnosis.style_by_layer(d, 1, {"the painting": painting, "the photo": photo})
     # a 1 px window leaves everything in the base layer: swapping the detail swaps nothing
     assert shares["photo base + painting detail"] == pytest.approx(0.0, abs=1e-3)
     assert shares["painting base + photo detail"] == pytest.approx(1.0, abs=1e-3)
     assert shares["the painting"] == pytest.approx(1.0, abs=1e-3)
     assert shares["the painting, painting's mean luminance"] == pytest.approx(1.0, abs=1e-3)
     assert shares["the photo"] == pytest.approx(0.0, abs=1e-3)
-    wide = recipe.style_by_layer(d, 15)
+    wide = diagnosis.style_by_layer(d, 15)
     assert 0.0 < wide["photo base + painting detail"] < 1.0
-    moved = recipe.with_mean_luminance(photo, painting)
+    moved = diagnosis.with_mean_luminance(photo, painting)
     assert moved.abs().max() < 1  # nothing clipped here, so the move is exact ...
     assert float(luminance(moved[None]).mean()) == pytest.approx(float(luminance(painting[None]).mean()), abs=1e-5)
     step = moved - photo  # ... and the same for every pixel and channel: brightness only
     assert float(step.max() - step.min()) < 1e-5 and float(step.abs().max()) > 1e-3
     with pytest.raises(ValueError, match="ground truth"):
-        recipe.style_by_layer(dataclasses.replace(d, heldout_painting=None), 15)
+        diagnosis.style_by_layer(dataclasses.replace(d, heldout_painting=None), 15)
+
+
+def test_stroke_darkening_tells_outlines_from_dimming():
+    photo = torch.full((3, 32, 32), 0.6)
+    photo[:, :, 16:] = -0.6  # one vertical edge: the painting strokes it, and only it
+    d = dataclasses.replace(tiny_domains(), heldout=photo, heldout_painting=painterly(photo),
+                            heldout_strokes=stroke_map(photo))
+    on = d.heldout_strokes[0] >= 0.5
+    assert on.any() and on[:, :8].sum() == 0  # strokes hug the edge at column 16
+    got = diagnosis.stroke_darkening({"painting": d.heldout_painting, "dimmed": photo - 0.2, "photo": photo}, d)
+    assert got["photo"] == {"on strokes": 0.0, "off strokes": 0.0}
+    assert got["painting"]["on strokes"] < -0.3 < got["painting"]["off strokes"]  # outlines, not dimming
+    assert got["dimmed"]["on strokes"] == pytest.approx(-0.2, abs=1e-4)
+    assert got["dimmed"]["off strokes"] == pytest.approx(-0.2, abs=1e-4)
+    with pytest.raises(ValueError, match="ground truth"):
+        diagnosis.stroke_darkening({}, dataclasses.replace(d, heldout_strokes=None))
+
+
+def test_d_distances_compare_aligned_crops_and_leave_the_networks_as_they_were():
+    d = tiny_domains()
+    painted = [painterly(x) for x in d.domain_a]
+    torch.manual_seed(0)
+    G, D = shd.build(shd.SiameseHDConfig(tile=8, g_width=4, g_blocks=1, d_width=4, lenvec=8))
+    D.train(), G.train()
+    identity = torch.nn.Identity()
+    identity.train()
+    got = diagnosis.d_distances(D, identity, d, painted, n=6)
+    assert got["G's translations of the photos"] == got["photos (A)"]  # the identity: the same crops, same norms
+    assert got["the photos' painterly versions"] != got["photos (A)"]
+    assert D.training and identity.training
+    D.eval()
+    assert diagnosis.d_distances(D, G, d, painted, n=6) == diagnosis.d_distances(D, G, d, painted, n=6)
+    assert not D.training
+    with pytest.raises(ValueError, match="one per photo"):
+        diagnosis.d_distances(D, G, d, painted[:1], n=6)
 
 
 def test_checkpoint_rebuilds_the_generator(tmp_path):

@@ -97,6 +97,22 @@ class PainterlyStyle:
     weave: float = 8.0  # texture period in pixels
 
 
+def _strokes(smooth: Tensor, style: PainterlyStyle) -> Tensor:
+    """(N, 1, H, W) stroke strength in [0, 1] from the smoothed image: soft-thresholded edges, widened."""
+    mag = sobel_magnitude(luminance(smooth))
+    edges = ((mag - style.edge_low) / (style.edge_high - style.edge_low)).clamp(0, 1)
+    if style.stroke_width > 1:
+        edges = F.max_pool2d(edges, style.stroke_width, stride=1, padding=style.stroke_width // 2)
+    return edges
+
+
+def stroke_map(image: Tensor, style: PainterlyStyle = PainterlyStyle()) -> Tensor:
+    """Where ``painterly`` draws its dark strokes on (3, H, W) ``image`` in [-1, 1]: (1, H, W) in [0, 1]
+    (1 = darkened by ``stroke_darkness``). For measuring whether a translation learnt them."""
+    x = ((image.float().clamp(-1, 1) + 1) / 2).unsqueeze(0)
+    return _strokes(kuwahara(x, style.radius), style)[0]
+
+
 def painterly(image: Tensor, style: PainterlyStyle = PainterlyStyle()) -> Tensor:
     """The painterly version of (3, H, W) or (N, 3, H, W) images in [-1, 1]; same shape, in [-1, 1].
 
@@ -112,11 +128,7 @@ def painterly(image: Tensor, style: PainterlyStyle = PainterlyStyle()) -> Tensor
     smooth = kuwahara(x, style.radius)
     q = style.levels - 1
     poster = torch.round(smooth * q) / q
-    mag = sobel_magnitude(luminance(smooth))
-    edges = ((mag - style.edge_low) / (style.edge_high - style.edge_low)).clamp(0, 1)
-    if style.stroke_width > 1:
-        edges = F.max_pool2d(edges, style.stroke_width, stride=1, padding=style.stroke_width // 2)
-    out = poster * (1 - style.stroke_darkness * edges)
+    out = poster * (1 - style.stroke_darkness * _strokes(smooth, style))
     tex = canvas_texture(*x.shape[-2:], weave=style.weave).to(x.device)
     out = (out * (1 + style.canvas * tex)).clamp(0, 1) * 2 - 1
     return out.to(image.dtype) if image.dim() == 4 else out[0].to(image.dtype)
@@ -132,19 +144,51 @@ def downscale(image: Tensor, factor: float) -> Tensor:
     return F.interpolate(image.unsqueeze(0), size=size, mode="bilinear", align_corners=False, antialias=True)[0]
 
 
-def random_crops(images: list[Tensor], n: int, size: int, generator: torch.Generator, flip: bool = True) -> Tensor:
-    """n random size x size crops (N, 3, size, size), each from a random image, random h-flips."""
+def activity(crops: Tensor) -> Tensor:
+    """(N,) mean absolute step between neighbouring pixels' luminance in each (N, 3, H, W) crop: how much
+    structure a crop holds (0 for flat colour; a black sky of sparse stars is about 0.005, a cat's fur
+    about 0.1, on the [-1, 1] scale)."""
+    lum = luminance(crops)
+    return ((lum[..., 1:, :] - lum[..., :-1, :]).abs().mean((1, 2, 3))
+            + (lum[..., 1:] - lum[..., :-1]).abs().mean((1, 2, 3))) / 2
+
+
+def _crop_at_random(image: Tensor, size: int, generator: torch.Generator) -> Tensor:
+    h, w = image.shape[-2:]
+    top = int(torch.randint(h - size + 1, (1,), generator=generator))
+    left = int(torch.randint(w - size + 1, (1,), generator=generator))
+    return image[:, top:top + size, left:left + size]
+
+
+def _active_crop(images: list[Tensor], size: int, generator: torch.Generator, min_activity: float,
+                 max_tries: int) -> Tensor:
+    best, best_act = None, -1.0
+    for _ in range(max_tries):
+        c = _crop_at_random(images[int(torch.randint(len(images), (1,), generator=generator))], size, generator)
+        a = float(activity(c[None]))
+        if a >= min_activity:
+            return c
+        if a > best_act:
+            best, best_act = c, a
+    return best
+
+
+def random_crops(images: list[Tensor], n: int, size: int, generator: torch.Generator, flip: bool = True,
+                 min_activity: float = 0.0, max_tries: int = 64) -> Tensor:
+    """n random size x size crops (N, 3, size, size), each from a random image, random h-flips.
+
+    ``min_activity`` > 0 redraws (image and place) any crop whose ``activity`` is below it, up to
+    ``max_tries`` draws per crop, after which the most active crop drawn is kept: the article's worry
+    about crops of flat colour, applied per crop (an image that is mostly flat is then drawn less)."""
     for i, im in enumerate(images):
         if min(im.shape[-2:]) < size:
             raise ValueError(f"Image {i} is {im.shape[-2]}x{im.shape[-1]}, smaller than the {size} px crop: "
                              "lower the downscale factor or the tile size.")
-    which = torch.randint(len(images), (n,), generator=generator)
-    out = []
-    for k in which.tolist():
-        h, w = images[k].shape[-2:]
-        top = int(torch.randint(h - size + 1, (1,), generator=generator))
-        left = int(torch.randint(w - size + 1, (1,), generator=generator))
-        out.append(images[k][:, top:top + size, left:left + size])
+    if min_activity > 0:
+        out = [_active_crop(images, size, generator, min_activity, max_tries) for _ in range(n)]
+    else:  # the plain draw (its order of random numbers is what every recorded run used)
+        which = torch.randint(len(images), (n,), generator=generator)
+        out = [_crop_at_random(images[k], size, generator) for k in which.tolist()]
     crops = torch.stack(out)
     if flip:
         mirror = torch.rand(n, generator=generator) < 0.5
@@ -159,6 +203,12 @@ def permute_channels(crops: Tensor, generator: torch.Generator) -> Tensor:
     return crops.gather(1, idx.view(-1, 3, 1, 1).expand_as(crops))
 
 
+def rotate_quarter_turns(crops: Tensor, generator: torch.Generator) -> Tensor:
+    """Each square crop turned by a random multiple of 90 degrees."""
+    k = torch.randint(4, (crops.shape[0],), generator=generator).tolist()
+    return torch.stack([c.rot90(t, (-2, -1)) for c, t in zip(crops, k)])
+
+
 class CropBatches:
     """Endless batches (A crops, B crops) for ``Trainer``: fresh random crops every call.
 
@@ -168,15 +218,17 @@ class CropBatches:
     """
 
     def __init__(self, domain_a: list[Tensor], domain_b: list[Tensor], crop: int, batch_size: int,
-                 permute_colours: bool = False) -> None:
+                 permute_colours: bool = False, min_activity: float = 0.0, rotate: bool = False) -> None:
         self.a, self.b, self.crop, self.batch_size = domain_a, domain_b, crop, batch_size
-        self.permute_colours = permute_colours
+        self.permute_colours, self.min_activity, self.rotate = permute_colours, min_activity, rotate
 
     def next(self, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        a = random_crops(self.a, self.batch_size, self.crop, generator)
-        b = random_crops(self.b, self.batch_size, self.crop, generator)
+        a = random_crops(self.a, self.batch_size, self.crop, generator, min_activity=self.min_activity)
+        b = random_crops(self.b, self.batch_size, self.crop, generator, min_activity=self.min_activity)
         if self.permute_colours:
             a, b = permute_channels(a, generator), permute_channels(b, generator)
+        if self.rotate:
+            a, b = rotate_quarter_turns(a, generator), rotate_quarter_turns(b, generator)
         return a, b
 
 
@@ -192,11 +244,13 @@ class PaintingDomains(DataSet):
     domain_b: list[Tensor] = field(default_factory=list)  # (3, h, w) paintings, downscaled by factor
     heldout: Tensor | None = None  # the held-out photo, downscaled by factor
     heldout_painting: Tensor | None = None  # its painterly version (ground truth), same size
+    heldout_strokes: Tensor | None = None  # (1, h, w) where that version's dark strokes are (stroke_map), same size
     crop: int = 64
     factor: float = 1.0
 
-    def batches(self, batch_size: int, permute_colours: bool = False) -> CropBatches:
-        return CropBatches(self.domain_a, self.domain_b, self.crop, batch_size, permute_colours)
+    def batches(self, batch_size: int, permute_colours: bool = False, min_activity: float = 0.0,
+                rotate: bool = False) -> CropBatches:
+        return CropBatches(self.domain_a, self.domain_b, self.crop, batch_size, permute_colours, min_activity, rotate)
 
 
 @functools.lru_cache(maxsize=16)
@@ -250,5 +304,6 @@ def photo_painting_crops(crop: int = 64, factor: float = 2.0, n_preview: int = 1
         domain_a=domain_a, domain_b=domain_b,
         heldout=downscale(held, factor),
         heldout_painting=None if paintings_dir else downscale(painterly(held), factor),
+        heldout_strokes=None if paintings_dir else downscale(stroke_map(held), factor),
         crop=crop, factor=factor,
     )

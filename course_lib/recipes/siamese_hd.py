@@ -44,7 +44,6 @@ from torch import Tensor, nn
 
 from .. import losses
 from ..data.painterly import PaintingDomains
-from ..layers import luminance
 from ..models import siamese_hd as shd
 from ..registry import dataset
 from ..runtime import get_device, pick
@@ -91,6 +90,7 @@ class SiameseObjective:
     margin: float = 2.0  # borrowed from MelGAN-VC
     travel_weight: float = 10.0
     identity_weight: float = 5.0  # borrowed from CycleGAN
+    mse_weight: float = 1.0  # the squared-distance term, relative to the cosine inside the TraVeL weight
     combo: bool = True
     g_uses_batch = True  # the G step needs photos to translate
 
@@ -107,7 +107,7 @@ class SiameseObjective:
         d3 = losses.travel_cosine_loss(v_a, v_ab)
         mse = losses.travel_mse_loss(v_a, v_ab)
         pair = losses.travel_pair_margin_loss(v_a, self.margin)
-        loss = d1 + d2 + self.travel_weight * (d3 + mse + pair)
+        loss = d1 + d2 + self.travel_weight * (d3 + self.mse_weight * mse + pair)
         return loss, {"d_loss": loss.detach(), "D1_real": d1.detach(), "D2_fake_margin": d2.detach(),
                       "D3_travel_cos": d3.detach(), "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
 
@@ -118,7 +118,7 @@ class SiameseObjective:
         g1 = losses.squared_norm_loss(v_ab)
         g2 = losses.travel_cosine_loss(v_a, v_ab)
         mse = losses.travel_mse_loss(v_a, v_ab)
-        loss = g1 + self.travel_weight * (g2 + mse)
+        loss = g1 + self.travel_weight * (g2 + self.mse_weight * mse)
         stats = {"G1_pull": g1.detach(), "G2_travel_cos": g2.detach(), "G_travel_mse": mse.detach()}
         if self.identity_weight:  # a painting should come back unchanged: anchors the colours D does not see
             identity = (self.translate(G, b) - b).abs().mean()
@@ -144,6 +144,8 @@ TRAINER_OPTIONS = {  # settings make_trainer reads besides the model config's fi
     "n_critic": "D updates per G update (default 1)",
     "lr_decay_from": "both rates fall linearly to 0 from this share of the run (default: no decay)",
     "permute_colours": "shuffle each crop's RGB channels (default False)",
+    "min_activity": "redraw training crops with less structure than this (data.painterly.activity; default 0)",
+    "rotate": "turn each crop by a random multiple of 90 degrees (default False)",
 }
 
 
@@ -158,9 +160,10 @@ def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, nai
     torch.manual_seed(seed)  # layer initialisation
     G, D = shd.build(cfg, naive=naive)
     opt_G, opt_D = shd.make_optimizers(G, D, cfg)
-    batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False))
+    batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False),
+                           min_activity=s.get("min_activity", 0.0), rotate=s.get("rotate", False))
     objective = SiameseObjective(margin=cfg.margin, travel_weight=cfg.travel_weight,
-                                 identity_weight=cfg.identity_weight, combo=not naive)
+                                 identity_weight=cfg.identity_weight, mse_weight=cfg.travel_mse_weight, combo=not naive)
     tr = Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
                  n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
                  log_every=s["log_every"], config=record or {})
@@ -215,41 +218,6 @@ def evaluate(G_combo: nn.Module, G_naive: nn.Module | None, data: PaintingDomain
         # TraVeL losses allow, so the bar is read on the style (Gram) distance and this is reported beside it
         m[f"feature_closed_{key}"] = 1.0 - m[f"feature_{key}"] / m["feature_photo"]
     return {k: round(float(v), 4) for k, v in m.items()}
-
-
-def with_mean_luminance(image: Tensor, reference: Tensor) -> Tensor:
-    """``image`` made brighter or darker, all channels alike, until its mean luminance is ``reference``'s."""
-    shift = luminance(shd._as_batch(reference)).mean() - luminance(shd._as_batch(image)).mean()
-    return (image + shift).clamp(-1, 1)
-
-
-def layer_swaps(photo: Tensor, painting: Tensor, window: int) -> dict[str, Tensor]:
-    """The photo and its painterly version split at D's detail window, into the *base* layer
-    (``local_mean``: palette and brightness, which the detail-layer D does not see) and the *detail*
-    layer (the rest, which it sees), and recombined across; plus the photo with the painting's mean
-    luminance. "photo base + painting detail" is what a G would paint if it matched D's view
-    perfectly and left the rest alone."""
-    base = lambda x: shd.local_mean(shd._as_batch(x), window)[0]  # noqa: E731  ((3, H, W) images)
-    return {"photo base + painting detail": (base(photo) + painting - base(painting)).clamp(-1, 1),
-            "painting base + photo detail": (base(painting) + photo - base(photo)).clamp(-1, 1),
-            "photo, painting's mean luminance": with_mean_luminance(photo, painting)}
-
-
-def style_by_layer(data: PaintingDomains, window: int, translated: dict[str, Tensor] | None = None) -> dict[str, float]:
-    """Where the held-out photo's style distance lives: the share of it (1 = all) closed by each of
-    ``layer_swaps``, and by each ``translated`` image as it is and with its mean luminance moved to the
-    painting's. A diagnosis that reads the ground truth, never a result."""
-    from ..metrics.translation import StyleMeter
-
-    photo, painting = data.heldout, data.heldout_painting
-    if painting is None:
-        raise ValueError("style_by_layer needs the painterly ground truth: real paintings have none.")
-    meter = StyleMeter(painting)
-    versions = layer_swaps(photo, painting, window)
-    for name, y in (translated or {}).items():
-        versions[name] = y
-        versions[f"{name}, painting's mean luminance"] = with_mean_luminance(y, painting)
-    return {name: round(meter.closed(y, photo), 4) for name, y in versions.items()}
 
 
 # --- The command-line run --------------------------------------------------------------------------
