@@ -213,8 +213,10 @@ class CropBatches:
     """Endless batches (A crops, B crops) for ``Trainer``: fresh random crops every call.
 
     ``permute_colours``: shuffle each crop's RGB channels (both domains alike), so that the two
-    domains' palettes cannot tell them apart and D has to judge strokes and texture. Its only state
-    is the trainer's generator, so a resumed run draws the same crops.
+    domains' palettes cannot tell them apart and D has to judge strokes and texture.
+    ``min_activity``: redraw crops with less structure (``random_crops``). ``rotate``: turn each crop
+    by a random multiple of 90 degrees. Options measured in benchmarks/results/siamese_hd_cpu.md, none
+    adopted. The only state is the trainer's generator, so a resumed run draws the same crops.
     """
 
     def __init__(self, domain_a: list[Tensor], domain_b: list[Tensor], crop: int, batch_size: int,
