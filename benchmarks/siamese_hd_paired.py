@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from course_lib.data.painterly import PHOTOS_A, downscale, painting_scan, random_crops
+from course_lib.data.painterly import PHOTOS_A, downscale, painted_photos, random_crops
 from course_lib.data.photos import photo
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
@@ -28,8 +28,8 @@ from records import emit  # benchmarks/records.py: a script's own folder is on s
 def paired_images(s: dict) -> list[torch.Tensor]:
     """Each training photo stacked with its painterly version, (6, h, w), at the training scale, so a
     crop of the stack is an aligned pair (made like the held-out ground truth: painterly, then downscale)."""
-    return [torch.cat([downscale(photo(n, max_side=s.get("max_side")), s["factor"]),
-                       downscale(painting_scan(n, max_side=s.get("max_side")), s["factor"])]) for n in PHOTOS_A]
+    paintings = painted_photos(s["factor"], max_side=s.get("max_side"))
+    return [torch.cat([downscale(photo(n, max_side=s.get("max_side")), s["factor"]), p]) for n, p in zip(PHOTOS_A, paintings)]
 
 
 def train_paired(s: dict, steps: int, seed: int, device) -> tuple[shd.Generator, float]:

@@ -22,9 +22,7 @@ import dataclasses
 import json
 import time
 
-import torch
-
-from course_lib.data.painterly import PHOTOS_A, PainterlyStyle, downscale, painting_scan
+from course_lib.data.painterly import PainterlyStyle, painted_photos
 from course_lib.models import siamese_hd as shd
 from course_lib.recipes import siamese_hd as recipe
 from course_lib.recipes import siamese_hd_diagnosis as diagnosis
@@ -33,10 +31,6 @@ from records import emit  # benchmarks/records.py: a script's own folder is on s
 STYLES = {"whole": PainterlyStyle(),
           "dark strokes only": dataclasses.replace(PainterlyStyle(), radius=1, levels=256, canvas=0.0),
           "canvas texture only": dataclasses.replace(PainterlyStyle(), radius=1, levels=256, stroke_darkness=0.0)}
-
-
-def painted_photos(s: dict, style: PainterlyStyle) -> list[torch.Tensor]:
-    return [downscale(painting_scan(n, style, max_side=s.get("max_side")), s["factor"]) for n in PHOTOS_A]
 
 
 def main() -> None:
@@ -49,8 +43,8 @@ def main() -> None:
     s = {**recipe.settings("cpu"), **json.loads(args.settings)}
     data = recipe.load_data(s, args.seed)
     if args.paintings_of_the_photos:
-        data.domain_b = painted_photos(s, PainterlyStyle())
-    painted = {name: painted_photos(s, style) for name, style in STYLES.items()}
+        data.domain_b = painted_photos(s["factor"], max_side=s.get("max_side"))
+    painted = {name: painted_photos(s["factor"], style, s.get("max_side")) for name, style in STYLES.items()}
     tr = recipe.make_trainer(data, s, args.seed)
     t0, row = time.perf_counter(), {"settings": json.loads(args.settings), "seed": args.seed,
                                      "paintings_of_the_photos": args.paintings_of_the_photos}

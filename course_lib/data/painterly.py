@@ -263,6 +263,14 @@ def painting_scan(name: str, style: PainterlyStyle = PainterlyStyle(), max_side:
     return painterly(photo(name, max_side=max_side), style)
 
 
+def painted_photos(factor: float, style: PainterlyStyle = PainterlyStyle(), max_side: int | None = None,
+                   names=PHOTOS_A) -> list[Tensor]:
+    """The painterly versions of the training photos at the training scale (painterly at full size, then
+    downscaled, like every painting here), aligned with ``photo_painting_crops``'s ``domain_a``. What
+    training never sees: for references and diagnoses only."""
+    return [downscale(painting_scan(n, style, max_side=max_side), factor) for n in names]
+
+
 def _folder_images(folder, max_side: int) -> list[Tensor]:
     from .folders import ImageDataError, list_image_files
 
