@@ -2,7 +2,7 @@
 
     python benchmarks/siamese_hd_variants.py train G.pt base='{"marks": [2500, 5000]}' \\
         tw5='{"settings": {"travel_weight": 5.0}, "marks": [2500]}' gpu='{"budget": "gpu", "marks": [2500]}'
-    python benchmarks/siamese_hd_variants.py evaluate G.pt [more.pt ...] --out results.jsonl
+    python benchmarks/siamese_hd_variants.py evaluate G.pt [more.pt ...] --out results.jsonl [--at-factor 2]
 
 ``train``: each NAME=JSON is a run of ``recipe.make_trainer`` (the Combo model, or ``"naive": true``) at
 ``"budget"`` (default cpu) with ``"settings"`` overriding the budget's settings (any
@@ -12,7 +12,8 @@ each, so a run cut short keeps its G's; with ``"raw": true`` the last G itself i
 NAME@MARK:raw). It runs on the machine's device: a GPU machine without the
 FID Inception weights can train, and this machine can ``evaluate``.
 ``evaluate``: the recipe's own ``evaluate`` (seam scores, style distance closed) on the held-out photo
-for every saved G, one JSON line each.
+for every saved G, one JSON line each. The held-out photo is taken at each run's own training scale,
+or at ``--at-factor``'s downscale for all (to compare runs trained at different factors on one scale).
 """
 from __future__ import annotations
 
@@ -50,19 +51,22 @@ def train(path: str, variants: list[tuple[str, dict]]) -> None:
             print(name, mark, f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def evaluate(paths: list[str], out: str | None) -> None:
+def evaluate(paths: list[str], out: str | None, at_factor: float | None = None) -> None:
     domains = {}
     for path in paths:
         for key, e in torch.load(path, map_location="cpu", weights_only=False).items():
             s = e["settings"]
+            data_s = s if at_factor is None else {**s, "factor": at_factor}
             G = shd.Generator(recipe.model_config(s))
             G.load_state_dict(e["G"])
-            data_key = (s["tile"], s["factor"], s.get("max_side"), e["seed"])
+            data_key = (s["tile"], data_s["factor"], s.get("max_side"), e["seed"])
             if data_key not in domains:
-                domains[data_key] = recipe.load_data(s, e["seed"])
+                domains[data_key] = recipe.load_data(data_s, e["seed"])
             m = recipe.evaluate(G, None, domains[data_key], s["tile"])
             row = {"run": key, "train_seconds": e["sec"], "trained_on": e.get("device", "?"), "naive": e["naive"],
                    "changed": {k: v for k, v in s.items() if recipe.settings("cpu").get(k) != v}, **m}
+            if at_factor is not None:
+                row["measured_at_factor"] = at_factor
             emit(row, out)
 
 
@@ -75,9 +79,11 @@ def main() -> None:
     e = sub.add_parser("evaluate")
     e.add_argument("paths", nargs="+")
     e.add_argument("--out")
+    e.add_argument("--at-factor", type=float, help="measure every G on the held-out photo downscaled by this "
+                   "factor instead of its run's own")
     args = p.parse_args()
     if args.command == "evaluate":
-        return evaluate(args.paths, args.out)
+        return evaluate(args.paths, args.out, args.at_factor)
     variants = []
     for arg in args.variants:
         name, _, text = arg.partition("=")
