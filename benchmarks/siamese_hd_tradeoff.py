@@ -23,6 +23,7 @@ from course_lib.plotting import save_figure  # noqa: E402
 
 
 BRIGHTNESS = "variants, Combo, D shown brightness"
+OFF_AXES = 3.0  # a seam score above this is a run that fell apart: counted, not drawn (it would squash the rest)
 
 
 def shows_brightness(changed: dict) -> bool:
@@ -57,12 +58,15 @@ def main() -> None:
               "variants, naive": dict(marker="s", color="tab:orange", alpha=0.45),
               "the recipe, Combo": dict(marker="*", color="tab:blue", s=160, edgecolor="k"),
               "the recipe, naive": dict(marker="*", color="tab:orange", s=160, edgecolor="k")}
-    for name, points in groups.items():
+    shown = {name: [p for p in pts if p[0] <= OFF_AXES] for name, pts in groups.items()}
+    for name, points in shown.items():
         if points:
             xs, ys = zip(*points)
-            ax.scatter(xs, ys, label=f"{name} ({len(points)})", **styles[name])
-    ax.set_xlim(0.8, max(2.2, max(x for pts in groups.values() for x, _ in pts) + 0.05))
-    ax.set_ylim(min(0.0, min(y for pts in groups.values() for _, y in pts)) - 0.05, 0.7)
+            off = len(groups[name]) - len(points)
+            ax.scatter(xs, ys, label=f"{name} ({len(points)}" + (f", {off} off the axes: seam > {OFF_AXES:g})" if off else ")"),
+                       **styles[name])
+    ax.set_xlim(0.8, max(2.2, max(x for pts in shown.values() for x, _ in pts) + 0.05))
+    ax.set_ylim(min(0.0, min(y for pts in shown.values() for _, y in pts)) - 0.05, 0.7)
     ax.set_xlabel("seam score of the tiled translation (1 = no visible seam)")
     ax.set_ylabel("share of the style distance closed")
     ax.set_title("Every cpu-scale G measured for lecture 12 (held-out astronaut)")
