@@ -5,7 +5,8 @@
 Reads what the other siamese-hd benchmarks wrote (no training): the variant runs of
 ``siamese_hd_variants_cpu.jsonl`` and the recipe's seeds in ``siamese_hd_cpu.json``, and draws the
 tiled translation's seam score (x) against the share of the style distance it closed (y), with the
-corner the issue's bars ask for (seam <= 1.3, at least half closed) shaded. Writes
+corner the issue's bars ask for (seam <= 1.3, at least half closed) shaded; a run that fell apart (seam
+above ``OFF_AXES``) is counted in the legend but not drawn. Writes
 benchmarks/results/siamese_hd_tradeoff.png and prints how many points fall in that corner. A point is
 one G: a few variant runs were measured twice (at two marks, or as the last G beside its average).
 """
