@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
-from course_lib.data.painterly import PaintingDomains, PainterlyStyle, activity, painterly, random_crops, stroke_map
+from course_lib.data.painterly import PaintingDomains, PainterlyStyle, close_dark_lines, activity, painterly, random_crops, stroke_map
 from course_lib.layers import luminance
 from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
@@ -308,6 +308,39 @@ def test_objective_weights_the_terms_as_documented(mse_weight):
     assert w_id > 0 and st["G_travel_mse"] > 0
     expected = st["G1_pull"] + w * (st["G2_travel_cos"] + mse_weight * st["G_travel_mse"]) + w_id * st["G_identity"]
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_closed_paintings_are_pushed_off_as_fakes_when_asked():
+    s = {**recipe.settings("smoke"), "negative_weight": 0.5, "closing": 3}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    batch = tr.data.next(torch.Generator().manual_seed(0))
+    tr.D.eval()  # spectral norm's power iteration would move D between the two calls
+    loss, st = tr.objective.d_loss(tr.G, tr.D, batch, tr._ctx)
+    closed = losses.margin_loss(tr.D(close_dark_lines(batch[1], 3)), tr.objective.margin)
+    assert st["D_closed_margin"].item() == pytest.approx(closed.item(), rel=1e-5)
+    w = tr.objective.travel_weight
+    rest = st["D1_real"] + st["D2_fake_margin"] + w * (st["D3_travel_cos"] + st["D_travel_mse"] + st["D_pair_margin"])
+    assert loss.item() == pytest.approx((rest + 0.5 * closed).item(), rel=1e-5)
+    plain = recipe.make_trainer(tiny_domains(2 * s["tile"]), {**s, "negative_weight": 0.0}, device="cpu")
+    assert "D_closed_margin" not in plain.objective.d_loss(plain.G, plain.D, batch, plain._ctx)[1]
+
+
+def test_close_dark_lines_fills_thin_lines_and_keeps_wide_dark_areas():
+    x = torch.full((1, 3, 24, 24), 0.5)
+    x[..., 3, :] = -1.0  # a 1 px line
+    x[..., :, 6:9] = -0.5  # a 3 px line
+    x[..., :, 0] = -1.0  # a line on the image's border
+    square = (slice(12, 21), slice(12, 21))
+    x[..., square[0], square[1]] = -1.0  # 9 px wide: kept by a 7 px closing
+    closed = close_dark_lines(x, 7)
+    expected = torch.full_like(x, 0.5)
+    expected[..., square[0], square[1]] = -1.0
+    assert torch.equal(closed, expected)
+    noise = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert (close_dark_lines(noise, 5) >= noise).all()  # no pixel gets darker
+    assert torch.equal(close_dark_lines(noise, 1), noise)
+    with pytest.raises(ValueError, match="odd width"):
+        close_dark_lines(noise, 4)
 
 
 def test_identity_term_is_zero_for_an_identity_g_and_sees_paintings_only():

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
-from ..data.painterly import PaintingDomains
+from ..data.painterly import PaintingDomains, close_dark_lines
 from ..models import siamese_hd as shd
 from ..registry import dataset
 from ..runtime import get_device, pick
@@ -85,7 +85,10 @@ class SiameseObjective:
     w_id = ``identity_weight``, with D1 = ||D(B)||^2, D2 = max(0, margin - ||D(AB)||)^2, D3 = G2 = 1 - cos
     of the transformation vectors, G1 = ||D(AB)||^2; mse and the pair margin are borrowed from TraVeLGAN /
     MelGAN-VC, the identity term from CycleGAN (see ``course_lib.models.siamese_hd``).
-    ``combo=False`` is the naive baseline: AB = G(A) on single S x S crops.
+    ``combo=False`` is the naive baseline: AB = G(A) on single S x S crops. ``negative_weight`` > 0 adds
+    that weight times max(0, margin - ||D(C)||)^2 to D's loss, C = the paintings with their dark lines
+    closed away (``close_dark_lines``, ``closing`` px): D must push a painting without its strokes off as
+    a fake, as CartoonGAN (Chen et al. 2018) shows its D cartoons with smoothed edges.
     """
 
     margin: float = 2.0  # borrowed from MelGAN-VC
@@ -93,6 +96,8 @@ class SiameseObjective:
     identity_weight: float = 5.0  # borrowed from CycleGAN
     mse_weight: float = 1.0  # the squared-distance term, relative to the cosine inside the TraVeL weight
     combo: bool = True
+    negative_weight: float = 0.0  # > 0: paintings with their dark lines closed away are pushed off as fakes too
+    closing: int = 7  # the closing's window (px): lines narrower than this are closed away
     g_uses_batch = True  # the G step needs photos to translate
 
     def translate(self, G: nn.Module, a: Tensor) -> Tensor:
@@ -109,8 +114,13 @@ class SiameseObjective:
         mse = losses.travel_mse_loss(v_a, v_ab)
         pair = losses.travel_pair_margin_loss(v_a, self.margin)
         loss = d1 + d2 + self.travel_weight * (d3 + self.mse_weight * mse + pair)
-        return loss, {"d_loss": loss.detach(), "D1_real": d1.detach(), "D2_fake_margin": d2.detach(),
-                      "D3_travel_cos": d3.detach(), "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
+        stats = {"D1_real": d1.detach(), "D2_fake_margin": d2.detach(), "D3_travel_cos": d3.detach(),
+                 "D_travel_mse": mse.detach(), "D_pair_margin": pair.detach()}
+        if self.negative_weight:  # a painting without its strokes is not a painting: D must tell them apart
+            closed = losses.margin_loss(D(close_dark_lines(b, self.closing)), self.margin)
+            loss = loss + self.negative_weight * closed
+            stats["D_closed_margin"] = closed.detach()
+        return loss, {"d_loss": loss.detach(), **stats}
 
     def g_loss(self, G: nn.Module, D: nn.Module, batch: tuple, ctx: StepContext):
         a, b = batch
@@ -147,6 +157,8 @@ TRAINER_OPTIONS = {  # settings make_trainer reads besides the model config's fi
     "permute_colours": "shuffle each crop's RGB channels (default False)",
     "min_activity": "redraw training crops with less structure than this (data.painterly.activity; default 0)",
     "rotate": "turn each crop by a random multiple of 90 degrees (default False)",
+    "negative_weight": "weight of the closed paintings shown to D as fakes (default 0: none)",
+    "closing": "their closing window in px, odd (data.painterly.close_dark_lines; default 7)",
 }
 
 
@@ -164,7 +176,8 @@ def make_trainer(data: PaintingDomains, s: dict, seed: int = 0, device=None, nai
     batches = data.batches(cfg.batch_size, permute_colours=s.get("permute_colours", False),
                            min_activity=s.get("min_activity", 0.0), rotate=s.get("rotate", False))
     objective = SiameseObjective(margin=cfg.margin, travel_weight=cfg.travel_weight,
-                                 identity_weight=cfg.identity_weight, mse_weight=cfg.travel_mse_weight, combo=not naive)
+                                 identity_weight=cfg.identity_weight, mse_weight=cfg.travel_mse_weight, combo=not naive,
+                                 negative_weight=s.get("negative_weight", 0.0), closing=s.get("closing", 7))
     tr = Trainer(G, D, objective, opt_G, opt_D, _HalfCrops(batches) if naive else batches, z_dim=1,
                  n_critic=s.get("n_critic", 1), ema_decay=s.get("ema_decay"), device=device, seed=seed,
                  log_every=s["log_every"], config=record or {})
