@@ -30,6 +30,7 @@ from course_lib.recipes import siamese_hd as recipe
 from records import emit  # benchmarks/records.py: a script's own folder is on sys.path
 
 FIELDS = {f.name for f in dataclasses.fields(shd.SiameseHDConfig)}
+RUN_KEYS = {"budget", "settings", "seed", "naive", "marks", "raw"}  # what a NAME=JSON run may name
 
 
 def train(path: str, variants: list[tuple[str, dict]]) -> None:
@@ -91,6 +92,10 @@ def main() -> None:
             v = json.loads(text)
         except json.JSONDecodeError as err:
             sys.exit(f"{arg!r}: the part after '=' must be JSON with at least \"marks\" ({err})")
+        misplaced = set(v) - RUN_KEYS  # a setting beside "settings" instead of in it would be ignored
+        if misplaced:
+            sys.exit(f"{name}: unknown keys {sorted(misplaced)}; a run takes {sorted(RUN_KEYS)}, and settings go "
+                     f"inside \"settings\", e.g. '{{\"settings\": {{\"lr\": 0.001}}, \"marks\": [2500]}}'")
         unknown = set(v.get("settings", {})) - FIELDS - set(recipe.settings("cpu")) - set(recipe.TRAINER_OPTIONS)
         if "marks" not in v or unknown:
             sys.exit(f"{name}: needs \"marks\" (a list of update counts); unknown settings: {sorted(unknown)}")

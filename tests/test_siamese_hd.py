@@ -565,3 +565,19 @@ def test_run_and_sample_end_to_end_at_smoke(tmp_path):
     assert sample.shape == (1, 3, side, side)
     with pytest.raises(ValueError, match="painterly"):
         recipe.run("anime", "smoke", 0, tmp_path)
+
+
+def test_variants_benchmark_refuses_a_setting_outside_settings(tmp_path):
+    """A setting written beside "settings" instead of in it would train the plain recipe unnoticed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "siamese_hd_variants.py"
+    run = lambda spec: subprocess.run([sys.executable, str(script), "train", str(tmp_path / "G.pt"), spec],  # noqa: E731
+                                      capture_output=True, text=True)
+    bad = run('neg={"negative_weight": 1.0, "marks": [1]}')
+    assert bad.returncode != 0 and "negative_weight" in bad.stderr and 'inside "settings"' in bad.stderr
+    unknown = run('x={"settings": {"no_such_setting": 1}, "marks": [1]}')
+    assert unknown.returncode != 0 and "no_such_setting" in unknown.stderr
+    assert not (tmp_path / "G.pt").exists()
