@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import losses
-from course_lib.data.painterly import PaintingDomains, PainterlyStyle, close_dark_lines, activity, painterly, random_crops, stroke_map
+from course_lib.data.painterly import (PaintingDomains, PainterlyStyle, activity, close_dark_lines, painterly,
+                                       random_crops, stroke_map)
 from course_lib.layers import luminance
 from course_lib.metrics.translation import seam_band, seam_profile, seam_score
 from course_lib.models import siamese_hd as shd
@@ -341,6 +342,8 @@ def test_close_dark_lines_fills_thin_lines_and_keeps_wide_dark_areas():
     assert torch.equal(close_dark_lines(noise, 1), noise)
     with pytest.raises(ValueError, match="odd width"):
         close_dark_lines(noise, 4)
+    with pytest.raises(ValueError, match="odd width"):  # refused when the run is set up, not at its first step
+        recipe.make_trainer(tiny_domains(16), {**recipe.settings("smoke"), "negative_weight": 1.0, "closing": 4})
 
 
 def test_identity_term_is_zero_for_an_identity_g_and_sees_paintings_only():

@@ -103,6 +103,10 @@ class SiameseObjective:
     closing: int = 7  # the closing's window (px): lines narrower than this are closed away
     g_uses_batch = True  # the G step needs photos to translate
 
+    def __post_init__(self) -> None:
+        if self.negative_weight:  # a bad window fails here, when the run is set up, not at its first step
+            close_dark_lines(torch.zeros(1, 1, 1, 1), self.closing)
+
     def translate(self, G: nn.Module, a: Tensor) -> Tensor:
         return shd.combo(G, a) if self.combo else G(a)
 
