@@ -151,6 +151,22 @@ def test_networks_shapes_and_near_identity_start():
     assert D_naive(torch.zeros(2, 3, 16, 16)).shape == (2, 32)
 
 
+def test_spectral_norm_in_g_spares_the_head_and_keeps_the_near_identity_start():
+    cfg = shd.SiameseHDConfig(tile=16, g_width=8, g_blocks=1, g_spectral_norm=True)
+    G = shd.Generator(cfg)
+    convs = [m for m in G.modules() if isinstance(m, nn.Conv2d)]
+    normed = [m for m in convs if hasattr(m, "weight_orig")]
+    assert len(normed) == len(convs) - 1 and not hasattr(G.head, "weight_orig")
+    x = torch.rand(4, 3, 16, 16) * 1.6 - 0.8
+    for _ in range(20):  # power iterations (one per training-mode call) sharpen the estimate
+        y = G(x)
+    assert (y - 0.99 * x).abs().mean() < 0.1
+    for m in normed:  # the weight the layer uses has a largest singular value of about 1
+        assert torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
+    plain = shd.Generator(shd.SiameseHDConfig(tile=16, g_width=8, g_blocks=1))
+    assert not any(hasattr(m, "weight_orig") for m in plain.modules())
+
+
 def test_combo_translates_each_quarter_on_its_own():
     G = shd.Generator(shd.SiameseHDConfig(tile=8, g_width=4, g_blocks=1))
     x = torch.randn(3, 3, 16, 16)

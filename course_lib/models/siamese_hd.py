@@ -55,7 +55,9 @@ What the article does not fix, and what we chose
   which other tiles share its batch, and D's vectors are compared across the batch.
 * Borrowed from MelGAN-VC, not from the article: LENVEC 128, margin 2.0, spectral norm in D, Adam 2e-4
   with beta1 0.5, batch 16, and the Siamese/TraVeL weight 10. Borrowed from TraVeLGAN and MelGAN-VC:
-  the squared-distance term beside the cosine, and the margin on ||D(A1) - D(A2)||.
+  the squared-distance term beside the cosine, and the margin on ||D(A1) - D(A2)||. MelGAN-VC also
+  puts spectral norm in G: ``g_spectral_norm`` does, on every convolution but the last, whose small
+  start (``init_gain``) normalising would undo. An option, off by default.
 * ``travel_mse_weight`` scales that squared-distance term inside the TraVeL weight (1: as borrowed).
   In TraVeLGAN the Siamese network and the adversarial discriminator are two networks; here they are
   one, so the term asks the translations to stay as spread out in D's space as the photos (the pair
@@ -101,6 +103,7 @@ class SiameseHDConfig:
     d_sees: str = "detail"  # D's input: "detail" (x - its local mean; our choice), "detail+luma" or "image"
     detail_window: int = 7  # side of the local mean removed from D's input (the cpu budget: 15)
     identity_weight: float = 5.0  # |G(B) - B| for G: borrowed from CycleGAN (0.5 x cycle weight 10)
+    g_spectral_norm: bool = False  # spectral norm on G's convolutions but its last: borrowed from MelGAN-VC
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, padding: str) -> nn.Conv2d:
@@ -141,6 +144,10 @@ class Generator(nn.Module):
         with torch.no_grad():  # near-identity start: r(x) small
             self.head.weight.mul_(cfg.init_gain)
             self.head.bias.zero_()
+        if cfg.g_spectral_norm:  # MelGAN-VC's G; not the head: normalising it would undo init_gain's small start
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d) and m is not self.head:
+                    spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] % 4 or x.shape[-2] % 4 or min(x.shape[-2:]) < MIN_SIDE:
