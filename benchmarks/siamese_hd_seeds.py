@@ -1,0 +1,95 @@
+"""Lecture 12 (siamese-hd): the seam bar seed by seed, the Combo's seam score against the naive model's.
+
+    python benchmarks/siamese_hd_seeds.py
+
+Reads what the other siamese-hd benchmarks wrote (no training): the recipe's seeds in
+``siamese_hd_cpu.json`` and, from ``siamese_hd_variants_cpu.jsonl``, the seeds run with the closed
+paintings shown to D as fakes (rows ``negk7_s<seed>`` and ``negk7nv_s<seed>``: Combo and naive of one
+``benchmarks/siamese_hd.py`` run). For each set it prints how many seeds have the Combo below the naive
+model, the paired differences (naive minus Combo: mean, standard deviation, paired t-test and Wilcoxon
+signed-rank p-values, for the seam score and the seam band) and the style closed, and draws each seed
+as one point, naive seam (x) against Combo seam (y): below the diagonal the bar "Combo lower" holds.
+Writes benchmarks/results/siamese_hd_seeds.png.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+from siamese_hd import RESULTS, SEAM_BAR  # noqa: E402  (the benchmark beside this script)
+
+from course_lib.plotting import save_figure  # noqa: E402
+
+CLOSED = "closed paintings as fakes"
+KEYS = ("seam", "seam_band", "style_closed")
+
+
+def load_seeds() -> dict[str, dict[int, dict[str, float]]]:
+    """{set: {seed: {"seam_combo", "seam_naive", "seam_band_combo", ...}}} for the recipe and the closed paintings."""
+    recipe = {row["seed"]: {f"{k}_{who}": row[f"{k}_{who}"] for k in KEYS for who in ("combo", "naive")}
+              for row in json.loads((RESULTS / "siamese_hd_cpu.json").read_text())["quality"]}
+    closed: dict[int, dict[str, float]] = {}
+    for line in (RESULTS / "siamese_hd_variants_cpu.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        match = re.fullmatch(r"negk7(nv)?_s(\d+)@2500", row["run"])
+        if match:  # a variant row keeps the G it measured under "*_combo", whichever model that G is
+            who = "naive" if match.group(1) else "combo"
+            closed.setdefault(int(match.group(2)), {}).update({f"{k}_{who}": row[f"{k}_combo"] for k in KEYS})
+    closed = {seed: v for seed, v in closed.items() if len(v) == 2 * len(KEYS)}  # both models measured
+    return {"the recipe": recipe, CLOSED: closed}
+
+
+def paired(seeds: dict[int, dict[str, float]]) -> dict[str, float]:
+    """Naive minus Combo over the seeds, for the seam score and the seam band; the style closed."""
+    out: dict[str, float] = {"seeds": len(seeds)}
+    for k in ("seam", "seam_band"):
+        naive = np.array([v[f"{k}_naive"] for v in seeds.values()])
+        combo = np.array([v[f"{k}_combo"] for v in seeds.values()])
+        gap = naive - combo
+        out.update({f"{k}_combo_lower": int((gap > 0).sum()), f"{k}_gap_mean": float(gap.mean()),
+                    f"{k}_gap_sd": float(gap.std(ddof=1)), f"{k}_t": float(stats.ttest_rel(naive, combo).statistic),
+                    f"{k}_p": float(stats.ttest_rel(naive, combo).pvalue), f"{k}_wilcoxon_p": float(stats.wilcoxon(gap).pvalue)})
+    # read as a normal distribution of gaps, the chance that one run has the Combo's seam above the naive one's
+    out["p_one_run_misses"] = float(stats.norm.cdf(-out["seam_gap_mean"] / out["seam_gap_sd"]))
+    for who in ("combo", "naive"):
+        out[f"style_closed_{who}"] = float(np.mean([v[f"style_closed_{who}"] for v in seeds.values()]))
+    return out
+
+
+def main() -> None:
+    sets = load_seeds()
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    colours = {"the recipe": "tab:blue", CLOSED: "tab:green"}
+    for name, seeds in sets.items():
+        s = paired(seeds)
+        print(f"{name}: Combo below naive on {s['seam_combo_lower']} of {s['seeds']} seeds; naive minus Combo "
+              f"{s['seam_gap_mean']:.3f} (sd {s['seam_gap_sd']:.3f}), t = {s['seam_t']:.2f}, p = {s['seam_p']:.3f} "
+              f"(Wilcoxon {s['seam_wilcoxon_p']:.3f}); seam band {s['seam_band_gap_mean']:.3f}, p = {s['seam_band_p']:.3f}; "
+              f"one run misses with p = {s['p_one_run_misses']:.2f}; style closed Combo {s['style_closed_combo']:.1%}, "
+              f"naive {s['style_closed_naive']:.1%}")
+        xs = [v["seam_naive"] for v in seeds.values()]
+        ys = [v["seam_combo"] for v in seeds.values()]
+        ax.scatter(xs, ys, color=colours[name], edgecolor="k", s=50, zorder=3,
+                   label=f"{name}: Combo lower on {s['seam_combo_lower']} of {s['seeds']} (p = {s['seam_p']:.3f})")
+        for seed, x, y in zip(seeds, xs, ys):
+            ax.annotate(str(seed), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7, color=colours[name])
+    lo, hi = 0.9, 1.35
+    ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
+    ax.fill_between([lo, hi], [lo, hi], hi, color="tab:red", alpha=0.08, label="above the diagonal: the bar missed")
+    ax.axhline(SEAM_BAR, color="tab:orange", ls="--", lw=0.8, label=f"Combo seam bar: {SEAM_BAR}")
+    ax.set_xlim(lo, hi); ax.set_ylim(lo, hi); ax.set_aspect("equal")
+    ax.set_xlabel("naive model's seam score"); ax.set_ylabel("Combo model's seam score")
+    ax.set_title("Lecture 12 at the cpu budget, one point per seed")
+    ax.legend(fontsize=7, loc="upper left")
+    out = save_figure(fig, RESULTS / "siamese_hd_seeds.png", dpi=90)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
