@@ -600,3 +600,20 @@ def test_variants_benchmark_refuses_a_setting_outside_settings(tmp_path):
     unknown = run('x={"settings": {"no_such_setting": 1}, "marks": [1]}')
     assert unknown.returncode != 0 and "no_such_setting" in unknown.stderr
     assert not (tmp_path / "G.pt").exists()
+
+
+@pytest.mark.parametrize("negative_weight", [0.0, 1.0])
+def test_loss_terms_figure_draws_the_terms_the_run_logged(negative_weight):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = {**recipe.settings("smoke"), "negative_weight": negative_weight}
+    tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
+    tr.fit(2, progress=False)
+    fig = recipe.loss_terms_figure(tr.history, smooth=1)
+    d_labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert {"D1_real", "D2_fake_margin", "D3_travel_cos"} <= d_labels
+    assert ("D_closed_margin" in d_labels) == bool(negative_weight)
+    plt.close(fig)
