@@ -3,9 +3,9 @@
     python benchmarks/siamese_hd_seeds.py
 
 Reads what the other siamese-hd benchmarks wrote (no training): the recipe's seeds in
-``siamese_hd_cpu.json`` and, from ``siamese_hd_variants_cpu.jsonl``, the seeds run with the closed
-paintings shown to D as fakes (rows ``negk7_s<seed>`` and ``negk7nv_s<seed>``: Combo and naive of one
-``benchmarks/siamese_hd.py`` run). For each set it prints how many seeds have the Combo below the naive
+``siamese_hd_cpu.json`` and, from ``siamese_hd_variants_cpu.jsonl``, the seeds of each of ``SETS``,
+a change of the recipe run through ``benchmarks/siamese_hd.py`` (rows ``<prefix>_s<seed>`` and
+``<prefix>nv_s<seed>``: the Combo and the naive model of one run). For each set it prints how many seeds have the Combo below the naive
 model, the paired differences (naive minus Combo: mean, standard deviation, paired t-test and Wilcoxon
 signed-rank p-values, for the seam score and the seam band) and the style closed, and draws each seed
 as one point, naive seam (x) against Combo seam (y): below the diagonal the bar "Combo lower" holds.
@@ -26,23 +26,25 @@ from siamese_hd import RESULTS, SEAM_BAR  # noqa: E402  (the benchmark beside th
 
 from course_lib.plotting import save_figure  # noqa: E402
 
-CLOSED = "closed paintings as fakes"
+SETS = {"closed paintings as fakes": "negk7", "batch 4 (not 8)": "b4r"}  # name: the rows' prefix
 KEYS = ("seam", "seam_band", "style_closed")
 
 
 def load_seeds() -> dict[str, dict[int, dict[str, float]]]:
-    """{set: {seed: {"seam_combo", "seam_naive", "seam_band_combo", ...}}} for the recipe and the closed paintings."""
+    """{set: {seed: {"seam_combo", "seam_naive", "seam_band_combo", ...}}} for the recipe and each of SETS
+    with at least one seed."""
     recipe = {row["seed"]: {f"{k}_{who}": row[f"{k}_{who}"] for k in KEYS for who in ("combo", "naive")}
               for row in json.loads((RESULTS / "siamese_hd_cpu.json").read_text())["quality"]}
-    closed: dict[int, dict[str, float]] = {}
-    for line in (RESULTS / "siamese_hd_variants_cpu.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        match = re.fullmatch(r"negk7(nv)?_s(\d+)@2500", row["run"])
-        if match:  # a variant row keeps the G it measured under "*_combo", whichever model that G is
-            who = "naive" if match.group(1) else "combo"
-            closed.setdefault(int(match.group(2)), {}).update({f"{k}_{who}": row[f"{k}_combo"] for k in KEYS})
-    closed = {seed: v for seed, v in closed.items() if len(v) == 2 * len(KEYS)}  # both models measured
-    return {"the recipe": recipe, CLOSED: closed}
+    found: dict[str, dict[int, dict[str, float]]] = {name: {} for name in SETS}
+    rows = [json.loads(line) for line in (RESULTS / "siamese_hd_variants_cpu.jsonl").read_text().splitlines()]
+    for name, prefix in SETS.items():
+        for row in rows:
+            match = re.fullmatch(rf"{prefix}(nv)?_s(\d+)@2500", row["run"])
+            if match:  # a variant row keeps the G it measured under "*_combo", whichever model that G is
+                who = "naive" if match.group(1) else "combo"
+                found[name].setdefault(int(match.group(2)), {}).update({f"{k}_{who}": row[f"{k}_combo"] for k in KEYS})
+    both = {name: {seed: v for seed, v in seeds.items() if len(v) == 2 * len(KEYS)} for name, seeds in found.items()}
+    return {"the recipe": recipe, **{name: seeds for name, seeds in both.items() if seeds}}
 
 
 def paired(seeds: dict[int, dict[str, float]]) -> dict[str, float]:
@@ -65,7 +67,7 @@ def paired(seeds: dict[int, dict[str, float]]) -> dict[str, float]:
 def main() -> None:
     sets = load_seeds()
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
-    colours = {"the recipe": "tab:blue", CLOSED: "tab:green"}
+    colours = dict(zip(["the recipe", *SETS], ["tab:blue", "tab:green", "tab:red"]))
     for name, seeds in sets.items():
         s = paired(seeds)
         print(f"{name}: Combo below naive on {s['seam_combo_lower']} of {s['seeds']} seeds; naive minus Combo "
