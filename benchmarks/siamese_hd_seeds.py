@@ -67,7 +67,7 @@ def paired(seeds: dict[int, dict[str, float]]) -> dict[str, float]:
 def main() -> None:
     sets = load_seeds()
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
-    colours = dict(zip(["the recipe", *SETS], ["tab:blue", "tab:green", "tab:red"]))
+    colours = dict(zip(["the recipe", *SETS], ["tab:blue", "tab:green", "tab:purple"]))
     for name, seeds in sets.items():
         s = paired(seeds)
         print(f"{name}: Combo below naive on {s['seam_combo_lower']} of {s['seeds']} seeds; naive minus Combo "
