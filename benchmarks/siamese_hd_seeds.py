@@ -5,8 +5,8 @@
 Reads what the other siamese-hd benchmarks wrote (no training): the recipe's seeds in
 ``siamese_hd_cpu.json`` and, from ``siamese_hd_variants_cpu.jsonl``, the seeds of each of ``SETS``,
 a change of the recipe run through ``benchmarks/siamese_hd.py`` (rows ``<prefix>_s<seed>`` and
-``<prefix>nv_s<seed>``: the Combo and the naive model of one run). For each set it prints how many seeds have the Combo below the naive
-model, the paired differences (naive minus Combo: mean, standard deviation, paired t-test and Wilcoxon
+``<prefix>nv_s<seed>``: the Combo and the naive model of one run). For each set it prints how many
+seeds have the Combo below the naive model, the paired differences (naive minus Combo: mean, standard deviation, paired t-test and Wilcoxon
 signed-rank p-values, for the seam score and the seam band) and the style closed, and draws each seed
 as one point, naive seam (x) against Combo seam (y): below the diagonal the bar "Combo lower" holds.
 Writes benchmarks/results/siamese_hd_seeds.png.
@@ -53,10 +53,10 @@ def paired(seeds: dict[int, dict[str, float]]) -> dict[str, float]:
     for k in ("seam", "seam_band"):
         naive = np.array([v[f"{k}_naive"] for v in seeds.values()])
         combo = np.array([v[f"{k}_combo"] for v in seeds.values()])
-        gap = naive - combo
+        gap, test = naive - combo, stats.ttest_rel(naive, combo)
         out.update({f"{k}_combo_lower": int((gap > 0).sum()), f"{k}_gap_mean": float(gap.mean()),
-                    f"{k}_gap_sd": float(gap.std(ddof=1)), f"{k}_t": float(stats.ttest_rel(naive, combo).statistic),
-                    f"{k}_p": float(stats.ttest_rel(naive, combo).pvalue), f"{k}_wilcoxon_p": float(stats.wilcoxon(gap).pvalue)})
+                    f"{k}_gap_sd": float(gap.std(ddof=1)), f"{k}_t": float(test.statistic), f"{k}_p": float(test.pvalue),
+                    f"{k}_wilcoxon_p": float(stats.wilcoxon(gap).pvalue)})
     # read as a normal distribution of gaps, the chance that one run has the Combo's seam above the naive one's
     out["p_one_run_misses"] = float(stats.norm.cdf(-out["seam_gap_mean"] / out["seam_gap_sd"]))
     for who in ("combo", "naive"):

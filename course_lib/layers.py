@@ -94,6 +94,12 @@ def luminance(x: Tensor) -> Tensor:
     return (x * w).sum(1, keepdim=True)  # (N, 1, H, W)
 
 
+def check_odd_window(width: int, what: str) -> None:
+    """A sliding window centred on its pixel needs an odd side of at least 1; say so, naming ``what``."""
+    if width < 1 or width % 2 == 0:
+        raise ValueError(f"{what} needs an odd width of at least 1 (a centred window), got {width}.")
+
+
 def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 0) -> tuple[Tensor, tuple[int, int]]:
     """Pad (N, C, H, W) at the bottom and right up to multiples of ``multiple`` (and at least ``minimum``
     per side); returns (padded, (H, W)).

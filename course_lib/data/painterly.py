@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers import luminance
+from ..layers import check_odd_window, luminance
 from . import DataSet
 from .photos import photo
 
@@ -160,8 +160,7 @@ def close_dark_lines(images: Tensor, width: int) -> Tensor:
     least ``width`` wide, keep their values; no pixel gets darker. A painting with its strokes closed
     away is the "negative" the siamese-hd recipe shows D as a fake (after CartoonGAN's edge-smoothed
     cartoons, Chen et al. 2018)."""
-    if width < 1 or width % 2 == 0:
-        raise ValueError(f"close_dark_lines needs an odd width of at least 1 (a centred window), got {width}.")
+    check_odd_window(width, "close_dark_lines")
     r = width // 2
     dilated = F.max_pool2d(images, width, stride=1, padding=r)  # max_pool pads with -inf: the border is ignored
     return -F.max_pool2d(-dilated, width, stride=1, padding=r)

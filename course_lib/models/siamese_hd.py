@@ -76,7 +76,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import spectral_norm
 
-from ..layers import luminance, pad_to_multiple  # noqa: F401  (pad_to_multiple: public here too, tiling pads with it)
+from ..layers import check_odd_window, luminance, pad_to_multiple  # noqa: F401  (pad_to_multiple: public here too, tiling pads with it)
 
 
 MIN_SIDE = 8  # G's smallest input side: 2 px at its 1/4 level, the least reflect padding accepts
@@ -204,8 +204,7 @@ def local_mean(x: Tensor, window: int = 7) -> Tensor:
     """The mean of each ``window`` x ``window`` neighbourhood (reflect padding), same size: the image's
     *base layer* (palette and slow shading). Two 1-D passes: a box filter is separable, and a 15 px
     window then costs 30 reads a pixel instead of 225."""
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd number, got {window}.")
+    check_odd_window(window, "the local mean's window")
     r = window // 2
     x = F.pad(x, (r, r, r, r), mode="reflect")
     return F.avg_pool2d(F.avg_pool2d(x, (window, 1), stride=1), (1, window), stride=1)

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from ..data.painterly import PaintingDomains, close_dark_lines
+from ..layers import check_odd_window
 from ..models import siamese_hd as shd
 from ..registry import dataset
 from ..runtime import get_device, pick
@@ -107,7 +108,7 @@ class SiameseObjective:
 
     def __post_init__(self) -> None:
         if self.negative_weight:  # a bad window fails here, when the run is set up, not at its first step
-            close_dark_lines(torch.zeros(1, 1, 1, 1), self.closing)
+            check_odd_window(self.closing, "closing")
 
     def translate(self, G: nn.Module, a: Tensor) -> Tensor:
         return shd.combo(G, a) if self.combo else G(a)
