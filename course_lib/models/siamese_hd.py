@@ -200,14 +200,22 @@ class SiameseDiscriminator(nn.Module):
         return self.to_vec(self.features(x).flatten(1))  # (B, LENVEC)
 
 
+def _box_mean_1d(x: Tensor, window: int, dim: int) -> Tensor:
+    """Means of ``window`` consecutive entries along ``dim`` (no padding: that side shrinks by window - 1),
+    as differences of a running sum: two reads an entry whatever the window. On a CPU it is 4-5 times
+    faster than ``avg_pool2d`` with a 1-D kernel (forward and backward, session 19), the same to 1e-7."""
+    total = F.pad(x.cumsum(dim), (1, 0) if dim == -1 else (0, 0, 1, 0))  # a 0 before each running sum
+    n = total.shape[dim] - window
+    return (total.narrow(dim, window, n) - total.narrow(dim, 0, n)) / window
+
+
 def local_mean(x: Tensor, window: int = 7) -> Tensor:
     """The mean of each ``window`` x ``window`` neighbourhood (reflect padding), same size: the image's
-    *base layer* (palette and slow shading). Two 1-D passes: a box filter is separable, and a 15 px
-    window then costs 30 reads a pixel instead of 225."""
+    *base layer* (palette and slow shading). Two 1-D passes: a box filter is separable."""
     check_odd_window(window, "the local mean's window")
     r = window // 2
     x = F.pad(x, (r, r, r, r), mode="reflect")
-    return F.avg_pool2d(F.avg_pool2d(x, (window, 1), stride=1), (1, window), stride=1)
+    return _box_mean_1d(_box_mean_1d(x, window, -2), window, -1)
 
 
 def detail_layer(x: Tensor, window: int = 7) -> Tensor:
