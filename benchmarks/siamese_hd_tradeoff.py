@@ -3,7 +3,8 @@
     python benchmarks/siamese_hd_tradeoff.py
 
 Reads what the other siamese-hd benchmarks wrote (no training): the variant runs of
-``siamese_hd_variants_cpu.jsonl`` and the recipe's seeds in ``siamese_hd_cpu.json``, and draws the
+``siamese_hd_variants_cpu.jsonl`` and the recipe's seeds in ``siamese_hd_cpu.json`` (whose naive model,
+trained on one S x S crop of each 2S x 2S crop, now counts among the naive variants), and draws the
 tiled translation's seam score (x) against the share of the style distance it closed (y), with the
 corner the issue's bars ask for (seam <= 1.3, at least half closed) shaded; a run that fell apart (seam
 above ``OFF_AXES``) is counted in the legend but not drawn. Writes
@@ -41,11 +42,14 @@ def load_points() -> dict[str, list[tuple[float, float]]]:
         row = json.loads(line)
         if {"factor", "tile"} & row["changed"].keys():  # measured at another scale than the lecture's: left out
             continue
-        group = "variants, naive" if row.get("naive") else BRIGHTNESS if shows_brightness(row["changed"]) else "variants, Combo"
+        if row.get("naive"):  # the recipe's naive model learns from the Combo's pixels since session 19
+            group = "the recipe, naive" if row["changed"] == {"naive_quarters": True} else "variants, naive"
+        else:
+            group = BRIGHTNESS if shows_brightness(row["changed"]) else "variants, Combo"
         groups[group].append((row["seam_combo"], row["style_closed_combo"]))  # the G it was given
     for row in json.loads((RESULTS / "siamese_hd_cpu.json").read_text())["quality"]:
         groups["the recipe, Combo"].append((row["seam_combo"], row["style_closed_combo"]))
-        groups["the recipe, naive"].append((row["seam_naive"], row["style_closed_naive"]))
+        groups["variants, naive"].append((row["seam_naive"], row["style_closed_naive"]))  # one S x S crop of each
     return groups
 
 

@@ -295,6 +295,18 @@ def test_one_step_changes_the_right_weights(naive):
     assert all(torch.isfinite(v) for v in stats.values())
 
 
+def test_naive_quarters_see_the_combos_pixels_and_otherwise_one_crop_of_each():
+    s = recipe.settings("smoke")
+    tile, n = s["tile"], s["batch_size"]
+    combo = recipe.make_trainer(tiny_domains(2 * tile), s, seed=3, device="cpu")
+    quarters = recipe.make_trainer(tiny_domains(2 * tile), {**s, "naive_quarters": True}, seed=3, naive=True, device="cpu")
+    one = recipe.make_trainer(tiny_domains(2 * tile), {**s, "naive_quarters": False}, seed=3, naive=True, device="cpu")
+    (a, b), (qa, qb), (oa, ob) = combo._batch(), quarters._batch(), one._batch()
+    assert qa.shape == qb.shape == (4 * n, 3, tile, tile) and oa.shape == ob.shape == (n, 3, tile, tile)
+    assert torch.equal(shd.merge_tiles(qa, n, 2, 2), a) and torch.equal(shd.merge_tiles(qb, n, 2, 2), b)
+    assert any(torch.equal(oa[0], a[0, :, i:i + tile, j:j + tile]) for i in range(tile + 1) for j in range(tile + 1))
+
+
 def test_d_learning_rate_critic_steps_and_decay_follow_the_settings():
     s = {**recipe.settings("smoke"), "lr": 1e-3, "lr_d": 4e-3, "n_critic": 2, "lr_decay_from": 0.5, "steps": 4}
     tr = recipe.make_trainer(tiny_domains(2 * s["tile"]), s, device="cpu")
